@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Idempotent set-up for aqcheck on Debian 12 (bookworm).
+#
+# 1. Installs the toolchain from bookworm and bookworm-backports ONLY (the host
+#    has glibc 2.36; newer suites' libraries need a newer glibc).
+# 2. Fetches sched_ext kernels (Debian -cloud-amd64 images from sid and
+#    trixie-backports) through an apt state private to the project: its own
+#    sources list, lists and cache dir under $AQ_CACHE.  Kernel debs are only
+#    downloaded and unpacked, never installed.
+#
+# Usage: ci/setup.sh [--no-install] [--kernel SERIES]...   (default series: 7.2)
+# Prints the resolved kernel directories; writes $AQ_CACHE/kernels/<series>/version.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+AQ_CACHE=${AQ_CACHE:-/var/cache/aqcheck}
+install=1
+series=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-install) install=0 ;;
+    --kernel) series+=("$2"); shift ;;
+    *) echo "setup: unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ ${#series[@]} -gt 0 ] || series=(7.2)
+
+log() { echo "setup: $*" >&2; }
+
+host_packages=(
+  clang-19 llvm-19 lld-19 libclang-rt-19-dev libelf-dev zlib1g-dev
+  stress-ng busybox-static cpio qemu-system-x86 zstd xz-utils
+  cmake ninja-build pkg-config
+  libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev
+  python3-pytest
+)
+backports_packages=(libbpf-dev/bookworm-backports bpftool/bookworm-backports)
+
+install_host_packages() {
+  local src=/etc/apt/sources.list.d/aqcheck-bookworm-backports.list
+  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    echo "deb http://deb.debian.org/debian bookworm-backports main" > "$src"
+  fi
+  local missing=()
+  for p in "${host_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  local bpf_ok=1
+  dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null || echo 0)" ge 1:1.4 || bpf_ok=0
+  command -v bpftool >/dev/null && bpftool version 2>/dev/null | grep -q 'bpftool v7' || bpf_ok=0
+  if [ ${#missing[@]} -eq 0 ] && [ $bpf_ok -eq 1 ]; then
+    log "host packages present"
+    return
+  fi
+  log "installing: ${missing[*]} ${backports_packages[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq -t bookworm --no-install-recommends "${missing[@]}" "${backports_packages[@]}" >/dev/null
+}
+
+# --- private apt state for kernel packages -----------------------------------
+apt_root=$AQ_CACHE/apt
+apt_opts=()
+private_apt_init() {
+  mkdir -p "$apt_root"/{lists/partial,archives/partial,etc/preferences.d,etc/apt.conf.d} "$apt_root/state"
+  cat > "$apt_root/etc/sources.list" <<SRC
+deb http://deb.debian.org/debian sid main
+deb http://deb.debian.org/debian trixie-backports main
+SRC
+  touch "$apt_root/state/status"
+  apt_opts=(
+    -o Dir::Etc::SourceList="$apt_root/etc/sources.list"
+    -o Dir::Etc::SourceParts=/nonexistent
+    -o Dir::Etc::Preferences="$apt_root/etc/preferences"
+    -o Dir::Etc::PreferencesParts="$apt_root/etc/preferences.d"
+    -o Dir::State="$apt_root/state"
+    -o Dir::State::Lists="$apt_root/lists"
+    -o Dir::State::status="$apt_root/state/status"
+    -o Dir::Cache="$apt_root/cache"
+    -o Dir::Cache::Archives="$apt_root/archives"
+    -o APT::Architecture=amd64
+    -o Debug::NoLocking=1
+  )
+  mkdir -p "$apt_root/cache"
+  # Refresh the lists at most once a day: the kernel choice is recorded anyway.
+  if [ -z "$(find "$apt_root/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+    log "refreshing private apt lists (sid, trixie-backports)"
+    apt-get "${apt_opts[@]}" update -qq
+  fi
+}
+
+# Newest linux-image-<abi>-cloud-amd64 of a series whose linux-bpf-dev of the
+# same Debian version is also available (vmlinux.h must match the kernel).
+# Prints "<package> <debian-version>".
+resolve_kernel() {
+  local s=$1 pkg ver best=""
+  local bpfvers; bpfvers=$(apt-cache "${apt_opts[@]}" madison linux-bpf-dev | awk -F'|' '{gsub(/ /,"",$2); print $2}')
+  for pkg in $(apt-cache "${apt_opts[@]}" pkgnames "linux-image-$s." | grep -E "^linux-image-$s\.[0-9]+\+deb[0-9]+-cloud-amd64$"); do
+    ver=$(apt-cache "${apt_opts[@]}" policy "$pkg" | awk '/Candidate:/ {print $2}')
+    [ -n "$ver" ] && [ "$ver" != "(none)" ] || continue
+    grep -qxF "$ver" <<<"$bpfvers" || continue
+    echo "$ver $pkg"
+  done | sort -V | tail -1 | awk '{print $2, $1}'
+}
+
+fetch_kernel() {
+  local s=$1 dir=$AQ_CACHE/kernels/$1
+  if [ -s "$dir/vmlinuz" ] && [ -s "$dir/vmlinux.h" ] && [ -s "$dir/version" ]; then
+    log "kernel $s present: $(cat "$dir/version")"
+    echo "$dir"; return
+  fi
+  private_apt_init
+  local pkg want kver
+  read -r pkg want < <(resolve_kernel "$s")
+  [ -n "${pkg:-}" ] || { echo "setup: no linux-image-$s.*-cloud-amd64 with a matching linux-bpf-dev in sid/trixie-backports" >&2; exit 3; }
+  kver=${pkg#linux-image-}
+  log "series $s -> $kver ($want)"
+  local work; work=$(mktemp -d)
+  chown _apt "$apt_root/archives" "$apt_root/archives/partial" 2>/dev/null || true
+  ( cd "$apt_root/archives" && apt-get "${apt_opts[@]}" download -qq "linux-binary-$kver=$want" "linux-base-$kver=$want" "linux-bpf-dev=$want" >/dev/null ) \
+    || { echo "setup: download of linux-binary-$kver=$want / linux-bpf-dev=$want failed" >&2; exit 3; }
+  local img base bpfdev
+  img=$(ls "$apt_root"/archives/linux-binary-"$kver"_*.deb | grep -F "_${want//:/%3a}_" | head -1)
+  base=$(ls "$apt_root"/archives/linux-base-"$kver"_*.deb | grep -F "_${want//:/%3a}_" | head -1)
+  bpfdev=$(ls "$apt_root"/archives/linux-bpf-dev_*.deb | grep -F "_${want//:/%3a}_" | head -1)
+  [ -n "$img" ] && [ -n "$bpfdev" ] || { echo "setup: downloaded debs for $want not found" >&2; exit 3; }
+  dpkg-deb -x "$img" "$work/img"
+  dpkg-deb -x "$base" "$work/img"
+  dpkg-deb -x "$bpfdev" "$work/bpf"
+  mkdir -p "$dir.tmp"
+  cp "$(find "$work/img" -name vmlinuz -o -name "vmlinuz-$kver" | head -1)" "$dir.tmp/vmlinuz"
+  cp "$(find "$work/img" -name config -o -name "config-$kver" | head -1)" "$dir.tmp/config"
+  local vh; vh=$(find "$work/bpf" -name vmlinux.h | head -1)
+  [ -n "$vh" ] || { echo "setup: vmlinux.h not found in $bpfdev" >&2; exit 3; }
+  cp "$vh" "$dir.tmp/vmlinux.h"
+  # Modules the guest may need (virtio is built in on cloud kernels; keep the tree small).
+  echo "$kver" > "$dir.tmp/release"
+  echo "$kver ($want)" > "$dir.tmp/version"
+  grep -q '^CONFIG_SCHED_CLASS_EXT=y' "$dir.tmp/config" || { echo "setup: $kver lacks CONFIG_SCHED_CLASS_EXT" >&2; exit 3; }
+  rm -rf "$dir" "$work"; mv "$dir.tmp" "$dir"
+  log "kernel $s ready in $dir: $(cat "$dir/version")"
+  echo "$dir"
+}
+
+[ "$(id -u)" -eq 0 ] || { echo "setup: must run as root (apt-get)" >&2; exit 4; }
+[ $install -eq 1 ] && install_host_packages
+for s in "${series[@]}"; do fetch_kernel "$s"; done
