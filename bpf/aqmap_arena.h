@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Layout of scx_aqmap's arena, shared by the BPF scheduler and userspace.
+ * Userspace maps the arena at the same address as BPF (map_extra), so the
+ * __arena pointers inside are directly usable by the harness.
+ */
+#ifndef __AQMAP_ARENA_H
+#define __AQMAP_ARENA_H
+
+#include "aqmap_list.h"
+
+#define AQ_AUDIT_MAX_ENTRIES	4096
+#define AQ_MAX_CPUS		64
+
+/* Scheduler statistics; names are what reports and workload files use. */
+struct aq_stats {
+	u64 nr_enqueued;		/* ops.enqueue linked a task on a FIFO */
+	u64 nr_dispatched;		/* tasks moved from a FIFO to the shared DSQ */
+	u64 nr_direct;			/* select_cpu direct dispatches to local */
+	u64 nr_reenqueued;		/* SCX_ENQ_REENQ re-enqueues to the shared DSQ */
+	u64 nr_dequeued;		/* ops.dequeue calls */
+	u64 nr_deq_sched_change;	/* ... with SCX_DEQ_SCHED_CHANGE */
+	u64 nr_deq_removed;		/* ... that unlinked a task from a FIFO */
+	u64 nr_fifo_changes;		/* enqueue to another FIFO than the task's last one */
+	u64 nr_highpri;			/* enqueues marked high priority */
+	u64 nr_init_task;		/* ops.init_task */
+	u64 nr_exit_task;		/* ops.exit_task */
+	u64 nr_enq_lock_fallback;	/* enqueue lock failed: task sent to the shared DSQ */
+	u64 nr_pop_lock_fail;		/* pop lock failed: FIFO skipped this round */
+	u64 nr_remove_lock_fail;	/* remove gave up after retries (ejects) */
+	u64 nr_lock_acquire;		/* list-lock acquisitions (fault-injection clock) */
+	u64 nr_lock_injected;		/* acquisitions failed on purpose */
+	u64 nr_slab_exhausted;		/* init_task found no free context */
+	u64 nr_stale_skipped;		/* lazy variant: popped entries no longer queued */
+	u64 nr_cpu_online;		/* ops.cpu_online */
+	u64 nr_cpu_offline;		/* ops.cpu_offline */
+	u64 nr_slab_free;		/* contexts on the free list (audit) */
+};
+
+/* One entry seen on a FIFO by the audit. */
+struct aq_audit_entry {
+	s32 pid;
+	s32 fifo;
+	u64 enq_seq;
+	u32 in_custody;		/* task still QUEUED on the BPF side, on no DSQ */
+	u32 found;		/* pid resolved to a task */
+};
+
+/* Audit verdict codes (aq_audit.status). */
+enum aq_audit_status {
+	AQ_AUDIT_OK		= 0,
+	AQ_AUDIT_LOCK_FAILED	= 1,	/* could not take a FIFO's lock */
+	AQ_AUDIT_BAD_ENDS	= 2,	/* head/tail/len disagree, or head->q_prev/tail->q_next set */
+	AQ_AUDIT_BAD_LINK	= 3,	/* next->prev != node or prev->next != node */
+	AQ_AUDIT_BAD_FIFO	= 4,	/* node->fifo does not point at the FIFO it is on */
+	AQ_AUDIT_CYCLE		= 5,	/* walk did not reach tail in len steps */
+	AQ_AUDIT_CONSERVATION	= 6,	/* nr_in != nr_popped + nr_removed + len */
+	AQ_AUDIT_TRUNCATED	= 7,	/* more entries than AQ_AUDIT_MAX_ENTRIES (not a failure) */
+};
+
+/* Written by the audit program, read by the harness after each run. */
+struct aq_audit {
+	u64 seq;		/* audits completed */
+	u64 ns;			/* duration of the last audit (bpf_ktime) */
+	u64 max_ns;
+	u32 status;		/* enum aq_audit_status of the last audit */
+	s32 bad_fifo;		/* FIFO at fault */
+	s32 bad_pid;		/* node at fault (pid), -1 if none */
+	u32 pad;
+	u64 bad_val[4];		/* values involved, meaning per status */
+	u32 nr_entries;
+	u32 pad2;
+	struct aq_audit_entry entries[AQ_AUDIT_MAX_ENTRIES];
+};
+
+struct aq_cpu_ctx {
+	u64 dsp_idx;		/* FIFO being dispatched from */
+	u64 dsp_cnt;		/* tasks left in this FIFO's turn */
+};
+
+/* Exit info recorded by ops.exit for userspace. */
+struct aq_exit_info {
+	s64 kind;
+	s64 exit_code;
+	char reason[128];
+	char msg[1024];
+};
+
+struct qmap_arena {
+	struct aq_stats stats;
+	struct qmap_fifo fifos[QMAP_NR_FIFOS];
+	struct aq_cpu_ctx cpus[AQ_MAX_CPUS];
+	u64 enq_seq;				/* global enqueue sequence */
+	u64 nr_high_queued;			/* high-priority tasks queued now */
+	u32 max_tasks;
+	u32 initialized;
+	struct task_ctx __arena *task_ctxs;	/* the slab */
+	struct task_ctx __arena *task_free_head;
+	struct aq_exit_info exit;
+	struct aq_audit audit;
+};
+
+#endif /* __AQMAP_ARENA_H */

@@ -1,0 +1,17 @@
+// Exit codes of aqcheck: one per kind of outcome, so CI and scripts can tell
+// a failed verdict from a machine that could not run the check at all.
+#pragma once
+
+namespace aq::exit_code {
+inline constexpr int pass = 0;            // verdict PASS
+inline constexpr int fail = 1;            // verdict FAIL (every reason printed)
+inline constexpr int usage = 2;           // bad command line
+inline constexpr int not_root = 3;        // needs root
+inline constexpr int no_sched_ext = 4;    // kernel without sched_ext
+inline constexpr int no_kernel = 5;       // missing kernel image / unknown series
+inline constexpr int vm_timeout = 6;      // guest hung: killed at --timeout
+inline constexpr int bad_workload = 7;    // malformed or unknown workload file
+inline constexpr int load_failed = 8;     // scheduler failed to load or attach
+inline constexpr int vm_failed = 9;       // guest ended without a verdict / qemu failed
+inline constexpr int internal = 10;       // anything else
+}  // namespace aq::exit_code
