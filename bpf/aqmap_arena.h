@@ -42,6 +42,7 @@ struct aq_audit_entry {
 	s32 pid;
 	s32 fifo;
 	u64 enq_seq;
+	u64 ops_qseq;		/* kernel qseq of the enqueue that made the entry */
 	u32 in_custody;		/* task still QUEUED on the BPF side, on no DSQ */
 	u32 found;		/* pid resolved to a task */
 };

@@ -60,7 +60,9 @@ struct task_ctx {
 	struct task_ctx __arena *q_prev;	/* NULL if head or not queued */
 	struct qmap_fifo __arena *fifo;		/* FIFO we are on, NULL if none */
 	u64 enq_seq;				/* global sequence of the last enqueue */
+	u64 ops_qseq;				/* kernel's ops_state qseq of that enqueue */
 	s32 pid;
+	s32 last_fifo;				/* FIFO of the previous enqueue, -1 if none */
 	u32 in_use;				/* 1 between alloc and free */
 	u32 highpri;
 	u32 force_local;
@@ -77,6 +79,11 @@ struct qmap_fifo {
 	u64 nr_removed;		/* entries unlinked by remove (ops.dequeue) */
 	u64 len;		/* entries linked now */
 };
+
+/*
+ * Userspace readers of the arena (the harness) only need the layouts above.
+ */
+#ifndef AQMAP_LIST_TYPES_ONLY
 
 /* Take a list lock, honouring fault injection.  0 or -errno. */
 static __always_inline int qmap_lock(struct bpf_res_spin_lock *lock)
@@ -201,7 +208,7 @@ static __always_inline int qmap_fifo_remove(struct task_ctx __arena *taskc)
  * Runs before the scheduler is attached: no lock needed.
  */
 static __always_inline void qmap_slab_init(struct task_ctx __arena *slab, u32 nr,
-					   struct task_ctx __arena **head)
+					   struct task_ctx __arena * __arena *head)
 {
 	u32 i;
 
@@ -217,7 +224,7 @@ static __always_inline void qmap_slab_init(struct task_ctx __arena *slab, u32 nr
 
 /* Take a context off the free list; NULL if exhausted or the lock failed. */
 static __always_inline struct task_ctx __arena *
-qmap_slab_alloc(struct task_ctx __arena **head, s32 pid)
+qmap_slab_alloc(struct task_ctx __arena * __arena *head, s32 pid)
 {
 	struct bpf_res_spin_lock *lock = qmap_slab_lock();
 	struct task_ctx __arena *taskc;
@@ -235,7 +242,9 @@ qmap_slab_alloc(struct task_ctx __arena **head, s32 pid)
 	taskc->q_prev = NULL;
 	taskc->fifo = NULL;
 	taskc->enq_seq = 0;
+	taskc->ops_qseq = 0;
 	taskc->pid = pid;
+	taskc->last_fifo = -1;
 	taskc->in_use = 1;
 	taskc->highpri = 0;
 	taskc->force_local = 0;
@@ -247,7 +256,7 @@ qmap_slab_alloc(struct task_ctx __arena **head, s32 pid)
  * is retried like remove: a context dropped here would shrink the slab for
  * good.  Returns 0 or the lock error.
  */
-static __always_inline int qmap_slab_free(struct task_ctx __arena **head,
+static __always_inline int qmap_slab_free(struct task_ctx __arena * __arena *head,
 					  struct task_ctx __arena *taskc)
 {
 	struct bpf_res_spin_lock *lock = qmap_slab_lock();
@@ -266,4 +275,5 @@ static __always_inline int qmap_slab_free(struct task_ctx __arena **head,
 	return ret;
 }
 
+#endif /* !AQMAP_LIST_TYPES_ONLY */
 #endif /* __AQMAP_LIST_H */

@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * scx_aqmap: a five-level FIFO scheduler whose run queues are doubly-linked
+ * lists in a BPF arena.
+ *
+ * Tasks are placed on one of five FIFOs by weight (as scx_qmap does: weight
+ * <= 25 -> 0, <= 50 -> 1, < 200 -> 2, < 400 -> 3, else 4).  Each FIFO is a
+ * list threaded through the task's context in the arena (see aqmap_list.h,
+ * the one implementation shared with the userspace twin) and guarded by its
+ * own bpf_res_spin_lock.  ops.dispatch round-robins over the FIFOs, taking
+ * 1, 2, 4, 8 and 16 tasks from FIFO 0..4 in turn, moving them to a shared
+ * DSQ and from there to the local one.
+ *
+ * ops.dequeue really unlinks the task: a task that leaves the scheduler's
+ * custody while queued (affinity, nice or policy change) is no longer on any
+ * FIFO when the kernel re-enqueues it.  Built with -DAQMAP_LAZY_REMOVAL the
+ * scheduler instead behaves like the queue-map scx_qmap did: dequeue leaves
+ * the entry behind and dispatch skips entries whose task is no longer
+ * queued.  That variant exists only so that aqcheck can prove its stale-entry
+ * audit fails on it.
+ *
+ * Lock failures never lose a task: enqueue falls back to the shared DSQ,
+ * pop leaves the FIFO for the next round, remove retries and, if it still
+ * cannot unlink, ejects the scheduler (a stale entry would otherwise stay).
+ *
+ * Everything userspace reads lives in one __arena global (qa), which the
+ * harness maps at the same address; aqmap_audit is a syscall program the
+ * harness runs periodically to check the lists while they are in use.
+ */
+#include "aqmap_bpf.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* Scheduler options, set by the loader before load. */
+const volatile u64 slice_ns = SCX_SLICE_DFL;
+const volatile u32 dsp_batch;
+const volatile bool highpri_boosting;
+const volatile u32 max_tasks = 16384;
+const volatile u64 error_after_enqueues;	/* test knob: scx_bpf_error() after N */
+const volatile u32 fail_lock_every;		/* fault injection: fail every Nth acquisition */
+
+#define SHARED_DSQ	0
+#define HIGHPRI_DSQ	1
+#define HIGHPRI_WEIGHT	8668
+#define ARENA_PAGES	(1 << 12)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARENA);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, ARENA_PAGES);
+	__ulong(map_extra, 1ull << 44);
+} arena SEC(".maps");
+
+/* Per-task pointer to its context in the arena slab. */
+struct task_ctx_stor_val {
+	struct task_ctx __arena *taskc;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx_stor_val);
+} task_ctx_stor SEC(".maps");
+
+/* Why the scheduler stopped, for userspace (helpers can't write the arena). */
+struct aq_exit_info exit_info;
+
+/*
+ * One lock per FIFO plus one for the slab, each in its own section as
+ * bpf_res_spin_lock requires, and hidden so the skeleton does not re-mmap them.
+ */
+__hidden struct bpf_res_spin_lock qa_q_lock0 SEC(".data.qa_q_lock0");
+__hidden struct bpf_res_spin_lock qa_q_lock1 SEC(".data.qa_q_lock1");
+__hidden struct bpf_res_spin_lock qa_q_lock2 SEC(".data.qa_q_lock2");
+__hidden struct bpf_res_spin_lock qa_q_lock3 SEC(".data.qa_q_lock3");
+__hidden struct bpf_res_spin_lock qa_q_lock4 SEC(".data.qa_q_lock4");
+__hidden struct bpf_res_spin_lock qa_slab_lock SEC(".data.qa_slab_lock");
+
+static struct bpf_res_spin_lock *qmap_fifo_lock(s32 idx)
+{
+	switch (idx) {
+	case 0: return &qa_q_lock0;
+	case 1: return &qa_q_lock1;
+	case 2: return &qa_q_lock2;
+	case 3: return &qa_q_lock3;
+	case 4: return &qa_q_lock4;
+	default: return NULL;
+	}
+}
+
+static struct bpf_res_spin_lock *qmap_slab_lock(void)
+{
+	return &qa_slab_lock;
+}
+
+static bool qmap_lock_fault(void);
+
+#include "aqmap_arena.h"
+
+struct qmap_arena __arena qa;
+
+#define stat_inc(name)	__sync_fetch_and_add(&qa.stats.name, 1)
+
+/* Fault injection: treat every fail_lock_every-th list-lock acquisition as failed. */
+static bool qmap_lock_fault(void)
+{
+	u64 n = __sync_add_and_fetch(&qa.stats.nr_lock_acquire, 1);
+
+	if (!fail_lock_every || n % fail_lock_every)
+		return false;
+	stat_inc(nr_lock_injected);
+	return true;
+}
+
+static s32 weight_to_idx(u32 weight)
+{
+	if (weight <= 25)
+		return 0;
+	else if (weight <= 50)
+		return 1;
+	else if (weight < 200)
+		return 2;
+	else if (weight < 400)
+		return 3;
+	else
+		return 4;
+}
+
+static struct task_ctx __arena *lookup_task_ctx(struct task_struct *p)
+{
+	struct task_ctx_stor_val *v;
+
+	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
+	if (!v || !v->taskc) {
+		scx_bpf_error("task_ctx lookup failed for pid %d", p->pid);
+		return NULL;
+	}
+	return v->taskc;
+}
+
+/* The kernel's per-enqueue sequence, kept in the upper bits of ops_state. */
+static u64 task_ops_qseq(struct task_struct *p)
+{
+	return (u64)p->scx.ops_state.counter & ~SCX_OPSS_STATE_MASK;
+}
+
+/*
+ * Is the entry made by the enqueue that stamped @ops_qseq still what holds
+ * @p in our custody?  True while the kernel has it QUEUED from that very
+ * enqueue and it sits on no DSQ.
+ */
+static bool entry_in_custody(struct task_struct *p, u64 ops_qseq)
+{
+	u64 state = (u64)p->scx.ops_state.counter;
+
+	return (state & SCX_OPSS_STATE_MASK) == SCX_OPSS_QUEUED &&
+	       (state & ~SCX_OPSS_STATE_MASK) == ops_qseq && !p->scx.dsq;
+}
+
+s32 BPF_STRUCT_OPS(aqmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool is_idle = false;
+	s32 cpu;
+
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+	if (is_idle) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		stat_inc(nr_direct);
+	}
+	return cpu;
+}
+
+/* Lazy variant only: a re-enqueued task whose old entry is still linked. */
+static bool lazy_entry_left_behind(struct task_ctx __arena *taskc)
+{
+#ifdef AQMAP_LAZY_REMOVAL
+	return READ_ONCE(taskc->fifo) != NULL;
+#else
+	return false;
+#endif
+}
+
+void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx __arena *taskc;
+	s32 idx = weight_to_idx(p->scx.weight);
+	u64 seq;
+
+	if (error_after_enqueues && qa.stats.nr_enqueued + 1 >= error_after_enqueues) {
+		scx_bpf_error("aqmap test knob: error after %llu enqueues", error_after_enqueues);
+		return;
+	}
+
+	if (enq_flags & SCX_ENQ_REENQ) {
+		stat_inc(nr_reenqueued);
+		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		return;
+	}
+
+	if (!(taskc = lookup_task_ctx(p)))
+		return;
+
+	if (highpri_boosting && p->scx.weight >= HIGHPRI_WEIGHT) {
+		stat_inc(nr_highpri);
+		scx_bpf_dsq_insert(p, HIGHPRI_DSQ, slice_ns, enq_flags);
+		return;
+	}
+
+	/*
+	 * The lazy variant can't link a node twice: the new custody goes to the
+	 * shared DSQ and the old entry stays, stale, like a queue-map entry did.
+	 */
+	if (lazy_entry_left_behind(taskc)) {
+		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		return;
+	}
+
+	if (READ_ONCE(taskc->fifo)) {
+		scx_bpf_error("enqueue of pid %d already on FIFO %d", p->pid,
+			      taskc->fifo->idx);
+		return;
+	}
+
+	if (taskc->last_fifo >= 0 && taskc->last_fifo != idx)
+		stat_inc(nr_fifo_changes);
+	taskc->last_fifo = idx;
+	taskc->ops_qseq = task_ops_qseq(p);
+	seq = __sync_add_and_fetch(&qa.enq_seq, 1);
+
+	if (qmap_fifo_enqueue(&qa.fifos[idx], taskc, seq)) {
+		stat_inc(nr_enq_lock_fallback);
+		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		return;
+	}
+	stat_inc(nr_enqueued);
+	scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+}
+
+void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx __arena *taskc;
+	int ret;
+
+	stat_inc(nr_dequeued);
+	if (deq_flags & SCX_DEQ_SCHED_CHANGE)
+		stat_inc(nr_deq_sched_change);
+#ifdef AQMAP_LAZY_REMOVAL
+	return;
+#endif
+	if (!(taskc = lookup_task_ctx(p)))
+		return;
+	ret = qmap_fifo_remove(taskc);
+	if (!ret) {
+		stat_inc(nr_deq_removed);
+	} else if (ret != -ENOENT) {
+		stat_inc(nr_remove_lock_fail);
+		scx_bpf_error("dequeue: pid %d left on its FIFO: lock failed %d times (%d)",
+			      p->pid, QMAP_LOCK_RETRIES, ret);
+	}
+}
+
+/* Move one popped entry to the shared DSQ; false if it was skipped. */
+static bool dispatch_entry(struct task_ctx __arena *taskc)
+{
+	struct task_struct *p;
+
+	p = bpf_task_from_pid(taskc->pid);
+	if (!p)
+		return false;
+#ifdef AQMAP_LAZY_REMOVAL
+	if (!entry_in_custody(p, taskc->ops_qseq)) {
+		stat_inc(nr_stale_skipped);
+		bpf_task_release(p);
+		return false;
+	}
+#endif
+	scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, 0);
+	bpf_task_release(p);
+	stat_inc(nr_dispatched);
+	return true;
+}
+
+void BPF_STRUCT_OPS(aqmap_dispatch, s32 cpu, struct task_struct *prev)
+{
+	struct aq_cpu_ctx __arena *cpuc;
+	struct task_ctx __arena *taskc;
+	u32 batch = dsp_batch ?: 1;
+	int err, i;
+
+	if (scx_bpf_dsq_move_to_local(HIGHPRI_DSQ) || scx_bpf_dsq_move_to_local(SHARED_DSQ))
+		return;
+
+	cpuc = &qa.cpus[(u32)cpu % AQ_MAX_CPUS];
+
+	for (i = 0; i < QMAP_NR_FIFOS; i++) {
+		/* Advance the cursor when this FIFO's turn is used up. */
+		if (!cpuc->dsp_cnt) {
+			cpuc->dsp_idx = (cpuc->dsp_idx + 1) % QMAP_NR_FIFOS;
+			cpuc->dsp_cnt = 1 << cpuc->dsp_idx;
+		}
+
+		bpf_repeat(BPF_MAX_LOOPS) {
+			taskc = qmap_fifo_pop(&qa.fifos[cpuc->dsp_idx % QMAP_NR_FIFOS], &err);
+			if (!taskc) {
+				if (err)
+					stat_inc(nr_pop_lock_fail);
+				break;
+			}
+			if (!dispatch_entry(taskc))
+				continue;
+
+			batch--;
+			cpuc->dsp_cnt--;
+			if (!batch || !scx_bpf_dispatch_nr_slots()) {
+				scx_bpf_dsq_move_to_local(SHARED_DSQ);
+				return;
+			}
+			if (!cpuc->dsp_cnt)
+				break;
+		}
+		cpuc->dsp_cnt = 0;
+	}
+	scx_bpf_dsq_move_to_local(SHARED_DSQ);
+}
+
+s32 BPF_STRUCT_OPS(aqmap_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	struct task_ctx_stor_val *v;
+	struct task_ctx __arena *taskc;
+
+	stat_inc(nr_init_task);
+	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!v)
+		return -ENOMEM;
+	taskc = qmap_slab_alloc(&qa.task_free_head, p->pid);
+	if (!taskc) {
+		stat_inc(nr_slab_exhausted);
+		return -ENOMEM;
+	}
+	v->taskc = taskc;
+	return 0;
+}
+
+void BPF_STRUCT_OPS(aqmap_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
+{
+	struct task_ctx_stor_val *v;
+	struct task_ctx __arena *taskc;
+
+	stat_inc(nr_exit_task);
+	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
+	if (!v || !v->taskc)
+		return;
+	taskc = v->taskc;
+	v->taskc = NULL;
+
+	if (READ_ONCE(taskc->fifo)) {
+#ifdef AQMAP_LAZY_REMOVAL
+		/* The stale entry must go before its node is reused. */
+		qmap_fifo_remove(taskc);
+#else
+		scx_bpf_error("exit_task: pid %d still on FIFO %d", p->pid, taskc->fifo->idx);
+		return;
+#endif
+	}
+	if (qmap_slab_free(&qa.task_free_head, taskc))
+		scx_bpf_error("exit_task: slab lock failed, pid %d's context lost", p->pid);
+}
+
+void BPF_STRUCT_OPS(aqmap_cpu_online, s32 cpu)
+{
+	stat_inc(nr_cpu_online);
+}
+
+void BPF_STRUCT_OPS(aqmap_cpu_offline, s32 cpu)
+{
+	stat_inc(nr_cpu_offline);
+}
+
+void BPF_STRUCT_OPS(aqmap_dump, struct scx_dump_ctx *dctx)
+{
+	struct task_ctx __arena *taskc;
+	s32 i;
+
+	/*
+	 * Unlocked, best-effort walk: scx_bpf_dump() may not be called with a
+	 * list lock held.  Bounded, so a corrupted list still terminates.
+	 */
+	bpf_for(i, 0, QMAP_NR_FIFOS) {
+		scx_bpf_dump("AQMAP FIFO[%d] len=%llu:", i, qa.fifos[i].len);
+		taskc = qa.fifos[i].head;
+		bpf_repeat(4096) {
+			if (!taskc)
+				break;
+			scx_bpf_dump(" %d", taskc->pid);
+			taskc = taskc->q_next;
+		}
+		scx_bpf_dump("\n%s", "");
+	}
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(aqmap_init)
+{
+	struct task_ctx __arena *slab;
+	u32 nr_pages;
+	s32 ret, i;
+
+	ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
+	if (ret)
+		return ret;
+	ret = scx_bpf_create_dsq(HIGHPRI_DSQ, -1);
+	if (ret)
+		return ret;
+
+	nr_pages = (max_tasks * sizeof(struct task_ctx) + 4095) / 4096;
+	slab = bpf_arena_alloc_pages(&arena, NULL, nr_pages, NUMA_NO_NODE, 0);
+	if (!slab)
+		return -ENOMEM;
+
+	qa.task_ctxs = slab;
+	qa.max_tasks = max_tasks;
+	bpf_for(i, 0, QMAP_NR_FIFOS)
+		qa.fifos[i].idx = i;
+	qmap_slab_init(slab, max_tasks, &qa.task_free_head);
+	qa.initialized = 1;
+	return 0;
+}
+
+void BPF_STRUCT_OPS(aqmap_exit, struct scx_exit_info *ei)
+{
+	exit_info.kind = ei->kind;
+	exit_info.exit_code = ei->exit_code;
+	bpf_probe_read_kernel_str(exit_info.reason, sizeof(exit_info.reason), ei->reason);
+	bpf_probe_read_kernel_str(exit_info.msg, sizeof(exit_info.msg), ei->msg);
+}
+
+/* ---- the audit --------------------------------------------------------- */
+
+static void audit_fail(struct aq_audit __arena *au, u32 status, s32 fifo,
+		       struct task_ctx __arena *node, u64 a, u64 b)
+{
+	if (au->status != AQ_AUDIT_OK && au->status != AQ_AUDIT_TRUNCATED)
+		return;		/* keep the first failure */
+	au->status = status;
+	au->bad_fifo = fifo;
+	au->bad_pid = node ? node->pid : -1;
+	au->bad_val[0] = a;
+	au->bad_val[1] = b;
+}
+
+/*
+ * Check FIFO @i under its lock and snapshot its entries into the audit area
+ * from @n on.  Returns the new number of entries.
+ */
+static u32 audit_fifo(struct aq_audit __arena *au, s32 i, u32 n)
+{
+	struct qmap_fifo __arena *fifo = &qa.fifos[i];
+	struct bpf_res_spin_lock *lock = qmap_fifo_lock(i);
+	struct task_ctx __arena *node, *prev = NULL;
+	u64 steps = 0, len;
+
+	if (!lock || bpf_res_spin_lock(lock)) {
+		audit_fail(au, AQ_AUDIT_LOCK_FAILED, i, NULL, 0, 0);
+		return n;
+	}
+
+	len = fifo->len;
+	if (fifo->nr_in != fifo->nr_popped + fifo->nr_removed + len)
+		audit_fail(au, AQ_AUDIT_CONSERVATION, i, NULL, fifo->nr_in,
+			   fifo->nr_popped + fifo->nr_removed + len);
+	if (!fifo->head != !fifo->tail || !fifo->head != !len)
+		audit_fail(au, AQ_AUDIT_BAD_ENDS, i, fifo->head, (u64)fifo->tail, len);
+	else if (fifo->head && (fifo->head->q_prev || fifo->tail->q_next))
+		audit_fail(au, AQ_AUDIT_BAD_ENDS, i, fifo->head,
+			   (u64)fifo->head->q_prev, (u64)fifo->tail->q_next);
+
+	node = fifo->head;
+	while (node && steps <= len && can_loop) {
+		if (node->fifo != fifo) {
+			audit_fail(au, AQ_AUDIT_BAD_FIFO, i, node, (u64)node->fifo, (u64)fifo);
+			break;
+		}
+		if (node->q_prev != prev) {
+			audit_fail(au, AQ_AUDIT_BAD_LINK, i, node, (u64)node->q_prev, (u64)prev);
+			break;
+		}
+		if (n < AQ_AUDIT_MAX_ENTRIES) {
+			struct aq_audit_entry __arena *e = &au->entries[n];
+
+			e->pid = node->pid;
+			e->fifo = i;
+			e->enq_seq = node->enq_seq;
+			e->ops_qseq = node->ops_qseq;
+			n++;
+		} else if (au->status == AQ_AUDIT_OK) {
+			au->status = AQ_AUDIT_TRUNCATED;
+		}
+		prev = node;
+		node = node->q_next;
+		steps++;
+	}
+	if (au->status == AQ_AUDIT_OK || au->status == AQ_AUDIT_TRUNCATED) {
+		if (steps != len || prev != fifo->tail)
+			audit_fail(au, AQ_AUDIT_CYCLE, i, prev, steps, len);
+	}
+	bpf_res_spin_unlock(lock);
+	return n;
+}
+
+/*
+ * Run by the harness through BPF_PROG_TEST_RUN.  Entries are snapshotted
+ * under each FIFO's lock; the tasks are looked up only after it is released,
+ * since no kfunc may be called with a list lock held.
+ */
+SEC("syscall")
+int aqmap_audit(void *ctx)
+{
+	struct aq_audit __arena *au = &qa.audit;
+	u64 t0 = bpf_ktime_get_ns(), dt;
+	u32 n = 0, j;
+	s32 i;
+
+	if (!qa.initialized)
+		return 0;
+	au->status = AQ_AUDIT_OK;
+	au->bad_fifo = -1;
+	au->bad_pid = -1;
+
+	bpf_for(i, 0, QMAP_NR_FIFOS)
+		n = audit_fifo(au, i, n);
+	au->nr_entries = n;
+
+	bpf_for(j, 0, n) {
+		struct aq_audit_entry __arena *e = &au->entries[j & (AQ_AUDIT_MAX_ENTRIES - 1)];
+		struct task_struct *p = bpf_task_from_pid(e->pid);
+
+		e->found = !!p;
+		e->in_custody = p ? entry_in_custody(p, e->ops_qseq) : 0;
+		if (p)
+			bpf_task_release(p);
+	}
+
+	dt = bpf_ktime_get_ns() - t0;
+	au->ns = dt;
+	if (dt > au->max_ns)
+		au->max_ns = dt;
+	au->seq++;
+	return 0;
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops aqmap_ops = {
+	.select_cpu		= (void *)aqmap_select_cpu,
+	.enqueue		= (void *)aqmap_enqueue,
+	.dequeue		= (void *)aqmap_dequeue,
+	.dispatch		= (void *)aqmap_dispatch,
+	.init_task		= (void *)aqmap_init_task,
+	.exit_task		= (void *)aqmap_exit_task,
+	.cpu_online		= (void *)aqmap_cpu_online,
+	.cpu_offline		= (void *)aqmap_cpu_offline,
+	.dump			= (void *)aqmap_dump,
+	.init			= (void *)aqmap_init,
+	.exit			= (void *)aqmap_exit,
+	.name			= "aqmap",
+};
