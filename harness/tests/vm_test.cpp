@@ -1,0 +1,283 @@
+// Unit tests of harness/vm.cpp: console scanning, the guest data framing,
+// report redirection, and run_vm's failure paths (no kernel, dynamic guest
+// executable, a kernel qemu cannot boot, a guest that hangs).
+#include "vm.hpp"
+
+#include "exit_codes.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using testing::HasSubstr;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "aq_vm_test.XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string read(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (const char c : s) n += c == '\n';
+  return n;
+}
+
+// --- scan_console -------------------------------------------------------------
+
+TEST(ScanConsole, FindsKernelProblems) {
+  const std::vector<std::string> bad{
+      "[   12.345678] WARNING: CPU: 1 PID: 42 at kernel/sched/ext.c:1234 scx_ops_enable+0x1/0x2",
+      "[   13.000000] BUG: kernel NULL pointer dereference, address: 0000000000000008",
+      "[   14.000000] watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [stress-ng:99]",
+      "[   15.000000] rcu: INFO: rcu_preempt self-detected stall on CPU",
+      "[   15.100000] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:",
+      "[   16.000000] Kernel panic - not syncing: Fatal exception",
+      "[   17.000000] sched_ext: BPF scheduler \"aqmap\" disabled (runtime error)",
+      "[   17.500000] sched_ext: BPF scheduler \"aqmap\" disabled (runnable task stall)",
+      "[   18.000000] Oops: general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP",
+      "[  250.000000] INFO: task kworker/0:1:12 blocked for more than 122 seconds.",
+  };
+  std::string console = "[    0.000000] Linux version 7.2.13\r\n";
+  for (const auto& line : bad) console += line + "\r\n";
+  console += "aqcheck-guest: /aqcheck run exited with 0\r\n";
+  EXPECT_EQ(aq::scan_console(console), bad);  // '\r' stripped, order kept
+}
+
+TEST(ScanConsole, IgnoresHealthyOutput) {
+  const std::string console =
+      "[    0.000000] Command line: console=ttyS0 panic=-1 rdinit=/init\r\n"
+      "[    0.081000] rcu: Hierarchical RCU implementation.\r\n"
+      "[    0.082000] rcu: \tRCU CPU stall warnings timeout set to 21 (rcu_cpu_stall_timeout).\r\n"
+      "[    0.090000] ACPI BIOS Warning (bug): Incorrect checksum in table [DSDT]\r\n"
+      "[    0.200000] x86/mm: Checked W+X mappings: passed, no W+X pages found.\r\n"
+      "[    5.000000] sched_ext: BPF scheduler \"aqmap\" enabled\r\n"
+      "[    9.000000] sched_ext: BPF scheduler \"aqmap\" disabled (unregistered from user space)\r\n"
+      "aqcheck-guest: kernel 7.2.13+deb14-cloud-amd64\r\n"
+      "stress-ng: info:  [123] successful run completed in 2.00 secs\r\n";
+  EXPECT_TRUE(aq::scan_console(console).empty());
+  EXPECT_TRUE(aq::scan_console("").empty());
+}
+
+// --- guest data framing ---------------------------------------------------------
+
+TEST(GuestData, DecodesFilesAndExitCode) {
+  // "{\"ok\":true}\n" and 100 'x' split over lines the way busybox base64 wraps them.
+  const std::string stream =
+      "@@AQ-FILE report.json 12@@\r\n"
+      "eyJvayI6dHJ1ZX0K\r\n"
+      "@@AQ-END@@\r\n"
+      "@@AQ-FILE sub/dir/my report.md 100@@\n"
+      "eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4\n"
+      "eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eA==\n"
+      "@@AQ-END@@\n"
+      "@@AQ-FILE empty 0@@\n"
+      "@@AQ-END@@\n"
+      "@@AQ-EXIT 4@@\r\n";
+  const auto data = aq::decode_guest_data(stream);
+  EXPECT_TRUE(data.problems.empty()) << data.problems.front();
+  ASSERT_EQ(data.files.size(), 3U);
+  EXPECT_EQ(data.files.at("report.json"), "{\"ok\":true}\n");
+  EXPECT_EQ(data.files.at("sub/dir/my report.md"), std::string(100, 'x'));
+  EXPECT_EQ(data.files.at("empty"), "");
+  EXPECT_EQ(data.exit_code, 4);
+}
+
+TEST(GuestData, ReportsDamage) {
+  const auto truncated = aq::decode_guest_data("@@AQ-FILE a.json 12@@\neyJvayI6\n");
+  EXPECT_TRUE(truncated.files.empty());
+  EXPECT_FALSE(truncated.exit_code.has_value());
+  ASSERT_EQ(truncated.problems.size(), 1U);
+  EXPECT_THAT(truncated.problems[0], HasSubstr("a.json: truncated"));
+
+  const auto short_file = aq::decode_guest_data("@@AQ-FILE a 13@@\neyJvayI6dHJ1ZX0K\n@@AQ-END@@\n@@AQ-EXIT 0@@\n");
+  EXPECT_TRUE(short_file.files.empty());
+  EXPECT_EQ(short_file.exit_code, 0);
+  ASSERT_EQ(short_file.problems.size(), 1U);
+  EXPECT_THAT(short_file.problems[0], HasSubstr("got 12 bytes, expected 13"));
+
+  const auto corrupt = aq::decode_guest_data("@@AQ-FILE a 3@@\n!!!!\n@@AQ-END@@\n@@AQ-FILE b 3@@\n@@AQ-EXIT 1@@\n");
+  EXPECT_EQ(corrupt.exit_code, 1);
+  ASSERT_EQ(corrupt.problems.size(), 2U);
+  EXPECT_THAT(corrupt.problems[0], HasSubstr("a: corrupt base64"));
+  EXPECT_THAT(corrupt.problems[1], HasSubstr("b: truncated"));
+
+  const auto escape = aq::decode_guest_data("@@AQ-FILE ../../etc/passwd 1@@\neA==\n@@AQ-END@@\n@@AQ-EXIT x@@\n");
+  EXPECT_TRUE(escape.files.empty());
+  EXPECT_FALSE(escape.exit_code.has_value());
+  EXPECT_EQ(escape.problems.size(), 2U);
+
+  EXPECT_FALSE(aq::decode_guest_data("booting...\n").exit_code.has_value());
+}
+
+// --- run arguments --------------------------------------------------------------
+
+TEST(RunArgs, RedirectsReportsIntoOut) {
+  const auto cmd = aq::rewrite_report_args({"--workload", "w/mixed.toml", "--json", "results/run.json",
+                                            "--junit=ci/junit.xml", "--markdown", "-", "--seed", "7",
+                                            "--markdown=other/run.json", "--", "--json", "x.json"});
+  const std::vector<std::string> want{"--workload", "w/mixed.toml", "--json", "/out/run.json",
+                                      "--junit=/out/junit.xml", "--markdown", "-", "--seed", "7",
+                                      "--markdown=/out/2-run.json", "--", "--json", "x.json"};
+  EXPECT_EQ(cmd.args, want);
+  ASSERT_EQ(cmd.reports.size(), 3U);
+  EXPECT_EQ(cmd.reports[0].option, "--json");
+  EXPECT_EQ(cmd.reports[0].host_path, "results/run.json");
+  EXPECT_EQ(cmd.reports[0].guest_path, "/out/run.json");
+  EXPECT_EQ(cmd.reports[1].option, "--junit");
+  EXPECT_EQ(cmd.reports[1].host_path, "ci/junit.xml");
+  EXPECT_EQ(cmd.reports[2].guest_path, "/out/2-run.json");
+}
+
+TEST(RunArgs, LeavesIncompleteOptionsAlone) {
+  const std::vector<std::string> args{"--verbose", "--json"};
+  EXPECT_EQ(aq::rewrite_report_args(args).args, args);
+  EXPECT_TRUE(aq::rewrite_report_args(args).reports.empty());
+  EXPECT_TRUE(aq::rewrite_report_args({}).args.empty());
+}
+
+TEST(RunArgs, EncodesOneArgumentPerLine) {
+  EXPECT_EQ(aq::encode_run_args({}), "");
+  // base64("--name\na b 'c'\n")
+  EXPECT_EQ(aq::encode_run_args({"--name", "a b 'c'"}), "LS1uYW1lCmEgYiAnYycK");
+}
+
+// --- run_vm failure paths -----------------------------------------------------------
+
+class RunVm : public testing::Test {
+ protected:
+  aq::VmOptions options() const {
+    aq::VmOptions o;
+    o.cache_dir = tmp_.path() / "cache";
+    o.console_log = tmp_.path() / "run" / "console.log";
+    o.aqcheck_exe = "/bin/busybox";  // any static executable
+    o.stream_console = false;
+    o.timeout_s = 60;
+    return o;
+  }
+  static bool have_qemu_tools() {
+    for (const auto* tool : {"/usr/bin/qemu-system-x86_64", "/usr/bin/stress-ng", "/bin/busybox"})
+      if (access(tool, X_OK) != 0) return false;
+    return true;
+  }
+  int run(const aq::VmOptions& o, std::string& err, const std::vector<std::string>& args = {}) {
+    testing::internal::CaptureStderr();
+    const int code = aq::run_vm(o, args);
+    err = testing::internal::GetCapturedStderr();
+    return code;
+  }
+  TempDir tmp_;
+};
+
+TEST_F(RunVm, MissingKernelSeries) {
+  auto o = options();
+  o.kernel = "7.3";
+  std::string err;
+  EXPECT_EQ(run(o, err), aq::exit_code::no_kernel);
+  EXPECT_EQ(count_lines(err), 1) << err;
+  EXPECT_EQ(err, "aqcheck: error: no kernel image for 7.3 at " + o.cache_dir +
+                     "/kernels/7.3/vmlinuz: run ci/setup.sh --kernel 7.3\n");
+}
+
+TEST_F(RunVm, MissingKernelPath) {
+  auto o = options();
+  o.kernel = tmp_.path() / "no" / "bzImage";
+  std::string err;
+  EXPECT_EQ(run(o, err), aq::exit_code::no_kernel);
+  EXPECT_EQ(err, "aqcheck: error: no kernel image at " + o.kernel + "\n");
+}
+
+TEST_F(RunVm, RejectsDynamicGuestExecutable) {
+  auto o = options();
+  o.kernel = tmp_.path() / "bzImage";
+  write(o.kernel, "not a kernel");
+  o.aqcheck_exe = "/proc/self/exe";  // this test binary is dynamically linked
+  std::string err;
+  EXPECT_EQ(run(o, err), aq::exit_code::usage);
+  EXPECT_EQ(count_lines(err), 1) << err;
+  EXPECT_THAT(err, HasSubstr("is dynamically linked"));
+}
+
+TEST_F(RunVm, RejectsNewlinesInArguments) {
+  auto o = options();
+  o.kernel = tmp_.path() / "bzImage";
+  write(o.kernel, "not a kernel");
+  std::string err;
+  EXPECT_EQ(run(o, err, {"--name", "a\nb"}), aq::exit_code::usage);
+  EXPECT_EQ(count_lines(err), 1) << err;
+}
+
+TEST_F(RunVm, UnbootableKernelFailsFast) {
+  if (!have_qemu_tools()) GTEST_SKIP() << "qemu, stress-ng or busybox missing";
+  auto o = options();
+  o.kernel = tmp_.path() / "bzImage";
+  write(o.kernel, std::string(4096, '\x5a'));
+  std::string err;
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(run(o, err), aq::exit_code::vm_failed);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  EXPECT_THAT(err, HasSubstr("aqcheck: error: VM ended without a verdict (qemu: "));
+  EXPECT_THAT(err, HasSubstr("console log: " + o.console_log));
+  EXPECT_TRUE(fs::exists(o.console_log));
+}
+
+// A multiboot image whose entry point is `cli; hlt`: qemu boots it and then
+// nothing ever happens, like a guest that hangs before reporting a verdict.
+std::string hanging_multiboot_kernel() {
+  const std::uint32_t load = 0x100000, header_size = 32, flags = 0x00010000;  // a.out kludge
+  const std::uint32_t magic = 0x1BADB002;
+  const std::uint32_t words[8] = {magic, flags, 0U - magic - flags, load, load, 0, 0, load + header_size};
+  std::string image(reinterpret_cast<const char*>(words), sizeof words);
+  image += "\xfa\xf4\xeb\xfd";  // cli; 1: hlt; jmp 1b
+  return image;
+}
+
+TEST_F(RunVm, HungGuestIsKilledAtTimeout) {
+  if (!have_qemu_tools()) GTEST_SKIP() << "qemu, stress-ng or busybox missing";
+  auto o = options();
+  o.kernel = tmp_.path() / "hang.bin";
+  write(o.kernel, hanging_multiboot_kernel());
+  o.timeout_s = 3;
+  std::string err;
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(run(o, err), aq::exit_code::vm_timeout);
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(took, std::chrono::seconds(3));
+  EXPECT_LT(took, std::chrono::seconds(20));
+  EXPECT_THAT(err, HasSubstr("aqcheck: error: VM hung: no verdict after 3 s (killed); console log: " +
+                             o.console_log + "\n"));
+  EXPECT_THAT(err, HasSubstr("qemu-system-x86_64 -nodefaults"));  // the command line is printed
+  EXPECT_TRUE(fs::exists(o.console_log));
+  EXPECT_TRUE(fs::exists(fs::path(o.console_log).parent_path() / "qemu-command.sh"));
+}
+
+}  // namespace

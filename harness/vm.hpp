@@ -1,0 +1,80 @@
+// Running `aqcheck run ...` inside a qemu VM that boots a sched_ext kernel.
+//
+// The host side (run_vm) builds an initramfs holding busybox, this (static)
+// aqcheck executable, stress-ng with its shared libraries and harness/guest/init,
+// boots it under qemu, streams the serial console, enforces a timeout, copies
+// the guest's report files back and turns the outcome into an exit code
+// (harness/exit_codes.hpp).  guest_exit() is the guest half: the init script
+// calls `/aqcheck guest-exit <code>` to end qemu with that code.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aq {
+
+struct VmOptions {
+  std::string kernel = "7.2";  // series ("7.2", "7.3") or a path to a bzImage
+  int cpus = 2;
+  int mem_mb = 2048;
+  int timeout_s = 300;         // whole VM lifetime, boot included
+  std::string console_log;     // default out/vm-<timestamp>/console.log
+  std::string cache_dir = "/var/cache/aqcheck";
+  std::string accel = "tcg";   // "tcg" (default) or "kvm"
+  std::string aqcheck_exe;     // static aqcheck for the guest; default /proc/self/exe
+  bool stream_console = true;  // copy the serial console to stdout while it runs
+};
+
+// Boots the VM and runs `/aqcheck run <run_args>` in it.  Report options
+// (--json/--junit/--markdown FILE) are redirected into the guest's /out and
+// the files written back to FILE afterwards.  Returns the guest's exit code,
+// or exit_code::{no_kernel, usage, vm_timeout, vm_failed, fail, internal}.
+int run_vm(const VmOptions& options, const std::vector<std::string>& run_args);
+
+// Guest only (the hidden `aqcheck guest-exit <code>` subcommand): drains the
+// serial ports and ends qemu through isa-debug-exit (qemu exits with
+// (code << 1) | 1), falling back to powering off.  Refuses to run outside an
+// aqcheck VM.  Returns only on failure.
+int guest_exit(int code);
+
+// Kernel problems in a serial console log: WARNING:, BUG:, RCU stalls,
+// Oops, hung tasks, Kernel panic, and sched_ext schedulers disabled for any
+// reason but a clean unregister from user space.  Returns the offending lines.
+std::vector<std::string> scan_console(const std::string& text);
+
+// --- pieces of run_vm, exposed for tests -------------------------------------
+
+// A report option whose FILE was redirected into the guest.
+struct ReportRedirect {
+  std::string option;      // "--json", "--junit", "--markdown"
+  std::string host_path;   // what the user gave
+  std::string guest_path;  // /out/<basename>
+};
+
+struct GuestCommand {
+  std::vector<std::string> args;  // run_args with report FILEs rewritten
+  std::vector<ReportRedirect> reports;
+};
+
+// Rewrites `--json FILE` / `--json=FILE` (and --junit, --markdown) to
+// /out/<basename of FILE>; "-" (stdout) and arguments after "--" are kept.
+GuestCommand rewrite_report_args(const std::vector<std::string>& run_args);
+
+// What the guest sent on its data port (/dev/ttyS1):
+//   @@AQ-FILE <name> <size>@@   then base64 lines, then   @@AQ-END@@
+//   @@AQ-EXIT <code>@@
+struct GuestData {
+  std::map<std::string, std::string> files;  // name relative to /out -> bytes
+  std::optional<int> exit_code;
+  std::vector<std::string> problems;         // truncated or corrupt frames
+};
+GuestData decode_guest_data(std::string_view stream);
+
+// The run arguments as they travel on the kernel command line
+// (aqcheck.args=<base64 of the arguments, one per line>).
+std::string encode_run_args(const std::vector<std::string>& args);
+
+}  // namespace aq
