@@ -109,6 +109,7 @@ const std::map<std::string, std::string, std::less<>> forbidden_options = {
     {"seq", "stressors run together for the duration ('run parallel')"},
     {"all", "stressors run together for the duration ('run parallel')"},
     {"permute", "stressors run together for the duration ('run parallel')"},
+    {"yaml", "the harness collects stress-ng's YAML report itself"},
 };
 
 // ---- running stress-ng ------------------------------------------------------

@@ -114,13 +114,22 @@ TEST(Shipped, AtLeastTenWorkloadsAllParse) {
 TEST(Shipped, ExpectedWorkloadsPresent) {
   auto names = aq::list_workloads(workloads_dir);
   for (const char* n : {"cpu-baseline", "affinity-churn", "nice-churn", "fork-exit-churn", "stop-cont",
-                        "yield", "sleep-wake", "sched-policy", "cpu-hotplug", "mix-all"})
+                        "yield", "sleep-wake", "migrate-self", "sched-policy", "cpu-hotplug", "mix-all"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   auto hot = aq::find_workload("cpu-hotplug", workloads_dir).at(0);
   EXPECT_EQ(hot.requires_cpus, 2u);
   bool offline = std::any_of(hot.expectations.begin(), hot.expectations.end(),
                              [](const aq::Expectation& e) { return e.counter == "nr_cpu_offline"; });
   EXPECT_TRUE(offline);
+}
+
+TEST(Shipped, DocumentedInReadme) {
+  std::ifstream in(workloads_dir + "/README.md");
+  ASSERT_TRUE(in) << "workloads/README.md missing";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  for (const auto& n : aq::list_workloads(workloads_dir))
+    EXPECT_NE(ss.str().find("| `" + n + "` |"), std::string::npos) << n << " not in the README's table";
 }
 
 TEST(Shipped, AcceptedByStressNg) {
@@ -233,6 +242,7 @@ TEST(Parse, MalformedFilesGiveOneLineErrors) {
       {"timeout", h + "cpu 1\ntimeout 10\n", 5, "'timeout' is not allowed"},
       {"timeout abbreviated", h + "cpu 1\ntimeo 10\n", 5, "'timeo' abbreviates 'timeout'"},
       {"sequential", h + "sequential 2\n", 4, "'sequential' is not allowed"},
+      {"yaml", h + "cpu 1\nyaml out.yaml\n", 5, "'yaml' is not allowed"},
       {"run sequential", h + "run sequential\ncpu 1\n", 4, "'run sequential' is not supported"},
       {"run without value", h + "run\ncpu 1\n", 4, "missing value for 'run'"},
       {"leading dashes", h + "--cpu 1\n", 4, "write options without leading dashes ('cpu ...')"},
