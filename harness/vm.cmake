@@ -31,6 +31,7 @@ target_link_libraries(aq_vm PRIVATE fmt::fmt-header-only)
 find_package(GTest)
 if(GTest_FOUND)
   add_executable(aq_vm_test "${CMAKE_CURRENT_LIST_DIR}/tests/vm_test.cpp")
+  target_include_directories(aq_vm_test PRIVATE "${_aq_vm_generated}")
   target_link_libraries(aq_vm_test PRIVATE aq_vm GTest::gmock GTest::gtest_main)
   # Boots qemu twice (garbage kernel, hung kernel): about 10 s in all.
   add_test(NAME vm_unit COMMAND aq_vm_test)

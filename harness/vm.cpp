@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -43,9 +44,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// Kernel command-line budget for the encoded run arguments (x86
+// Kernel command-line budget for the encoded guest parameters (x86
 // COMMAND_LINE_SIZE is 2048; leave room for the fixed parameters).
-constexpr std::size_t max_encoded_args = 1800;
+constexpr std::size_t max_guest_params = 1900;
 // Bump when the initramfs layout changes, to invalidate cached images.
 constexpr std::string_view initramfs_format = "aqcheck-initramfs-1";
 constexpr std::string_view isa_debug_exit = "isa-debug-exit,iobase=0xf4,iosize=0x04";
@@ -381,8 +382,9 @@ struct InitramfsFile {
   unsigned mode;
 };
 
-// Everything the guest needs from the host.
-std::vector<InitramfsFile> initramfs_files(const fs::path& aqcheck) {
+// Everything the guest needs from the host; `inputs` (absolute paths of files
+// or directories) keep their host paths.
+std::vector<InitramfsFile> initramfs_files(const fs::path& aqcheck, const std::vector<fs::path>& inputs) {
   const auto busybox = find_program("busybox");
   if (busybox.empty())
     throw VmError(exit_code::vm_failed, "busybox not found on the host: run ci/setup.sh");
@@ -400,6 +402,26 @@ std::vector<InitramfsFile> initramfs_files(const fs::path& aqcheck) {
   };
   for (const auto& lib : shared_libraries(stress_ng))
     files.push_back({lib.string(), lib, 0755});
+
+  constexpr std::uintmax_t max_input_bytes = 64ULL << 20;
+  std::uintmax_t input_bytes = 0;
+  const auto add_input = [&](const fs::path& file) {
+    input_bytes += fs::file_size(file);
+    if (input_bytes > max_input_bytes)
+      throw VmError(exit_code::usage, fmt::format("files for the guest exceed {} MiB at {}",
+                                                  max_input_bytes >> 20, file.string()));
+    files.push_back({file.string(), file, (fs::status(file).permissions() & fs::perms::owner_exec) != fs::perms::none ? 0755U : 0644U});
+  };
+  for (const auto& input : inputs) {
+    if (fs::is_directory(input)) {
+      for (const auto& entry : fs::recursive_directory_iterator(input))
+        if (entry.is_regular_file()) add_input(entry.path());
+    } else if (fs::is_regular_file(input)) {
+      add_input(input);
+    } else {
+      throw VmError(exit_code::usage, fmt::format("no such file or directory for the guest: {}", input.string()));
+    }
+  }
   return files;
 }
 
@@ -417,11 +439,26 @@ void write_initramfs(std::ostream& out, const std::vector<InitramfsFile>& files)
   cpio.finish();
 }
 
+// Keeps the 4 most recently used cached images, and any used in the last 10
+// minutes (another aqcheck may be about to boot it).
+void prune_initramfs_cache(const fs::path& dir) {
+  std::vector<std::pair<fs::file_time_type, fs::path>> images;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().filename().string().starts_with("initramfs-"))
+      images.emplace_back(entry.last_write_time(ec), entry.path());
+  std::sort(images.begin(), images.end(), std::greater<>());
+  const auto recent = fs::file_time_type::clock::now() - 10min;
+  for (std::size_t i = 4; i < images.size(); ++i)
+    if (images[i].first < recent) fs::remove(images[i].second, ec);
+}
+
 // Builds (or reuses) the initramfs.  Images are cached under
 // <cache_dir>/initramfs keyed by a hash of the init script and the path, size
-// and mtime of every host file; unused images are pruned after a day.
-fs::path prepare_initramfs(const VmOptions& o, const fs::path& aqcheck, const fs::path& run_dir) {
-  const auto files = initramfs_files(aqcheck);
+// and mtime of every host file.
+fs::path prepare_initramfs(const VmOptions& o, const fs::path& aqcheck, const std::vector<fs::path>& inputs,
+                           const fs::path& run_dir) {
+  const auto files = initramfs_files(aqcheck, inputs);
   auto hash = fnv1a(initramfs_format);
   hash = fnv1a(detail::guest_init_script, hash);
   for (const auto& f : files) {
@@ -456,15 +493,7 @@ fs::path prepare_initramfs(const VmOptions& o, const fs::path& aqcheck, const fs
              std::chrono::duration<double>(Clock::now() - started).count(),
              fs::file_size(image) >> 20);
 
-  if (dir != run_dir) {  // prune images nobody used for a day
-    const auto stale = fs::file_time_type::clock::now() - 24h;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      const auto name = entry.path().filename().string();
-      if (name.starts_with("initramfs-") && entry.path() != image &&
-          entry.last_write_time(ec) < stale)
-        fs::remove(entry.path(), ec);
-    }
-  }
+  if (dir != run_dir) prune_initramfs_cache(dir);
   return image;
 }
 
@@ -660,23 +689,28 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   if (const auto why = static_elf_problem(aqcheck); !why.empty())
     throw VmError(exit_code::usage, fmt::format("guest executable {} {}", aqcheck.string(), why));
 
-  const auto guest = rewrite_report_args(run_args);
+  const auto guest = rewrite_run_args(run_args);
+  std::vector<fs::path> inputs;
+  for (const auto& path : o.guest_files) inputs.push_back(fs::absolute(path).lexically_normal());
+  for (const auto& path : guest.inputs) inputs.push_back(fs::absolute(path).lexically_normal());
   for (const auto& a : guest.args)
     if (contains(a, "\n"))
       throw VmError(exit_code::usage, "run arguments for the VM must not contain newlines");
-  const auto encoded = encode_run_args(guest.args);
-  if (encoded.size() > max_encoded_args)
+  // What init reads from /proc/cmdline: the arguments and the directory to run in.
+  const auto guest_params = fmt::format("aqcheck.args={} aqcheck.cwd={}", encode_run_args(guest.args),
+                                        base64_encode(fs::current_path().string()));
+  if (guest_params.size() > max_guest_params)
     throw VmError(exit_code::usage,
                   fmt::format("run arguments too long for the kernel command line ({} bytes encoded, max {})",
-                              encoded.size(), max_encoded_args));
+                              guest_params.size(), max_guest_params));
 
   const auto run_dir = make_run_dir(o);
   const auto console_log = o.console_log.empty() ? run_dir / "console.log" : fs::absolute(o.console_log);
   const auto data_log = run_dir / "guest-data.log";
   const auto qemu_output = run_dir / "qemu.log";
-  const auto initramfs = prepare_initramfs(o, aqcheck, run_dir);
+  const auto initramfs = prepare_initramfs(o, aqcheck, inputs, run_dir);
 
-  const auto cmdline = "console=ttyS0 panic=-1 rdinit=/init aqcheck.args=" + encoded;
+  const auto cmdline = "console=ttyS0 panic=-1 rdinit=/init " + guest_params;
   const auto argv = qemu_command(o, kernel, initramfs, cmdline, console_log, data_log);
   fmt::print(stderr, "aqcheck: vm: kernel {}\n", kernel.version);
   fmt::print(stderr, "aqcheck: vm: guest runs: /aqcheck run {}\n", shell_join(guest.args));
@@ -760,40 +794,54 @@ std::vector<std::string> scan_console(const std::string& text) {
   return found;
 }
 
-GuestCommand rewrite_report_args(const std::vector<std::string>& run_args) {
+GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
   constexpr std::array<std::string_view, 3> report_options{"--json", "--junit", "--markdown"};
+  const auto is_report = [&](std::string_view option) {
+    return std::find(report_options.begin(), report_options.end(), option) != report_options.end();
+  };
   GuestCommand cmd;
   std::set<std::string> used;
-  const auto redirect = [&](std::string_view option, const std::string& host_path) {
+  const auto redirect = [&](const std::string& option, const std::string& host_path) {
     const auto base = fs::path(host_path).filename().string();
-    auto name = base.empty() ? std::string(option.substr(2)) : base;
+    auto name = base.empty() ? option.substr(2) : base;
     for (int n = 2; !used.insert(name).second; ++n) name = fmt::format("{}-{}", n, base);
-    cmd.reports.push_back({std::string(option), host_path, "/out/" + name});
+    cmd.reports.push_back({option, host_path, "/out/" + name});
     return cmd.reports.back().guest_path;
   };
 
-  bool options_end = false;
   for (std::size_t i = 0; i < run_args.size(); ++i) {
     const auto& arg = run_args[i];
-    if (options_end || arg == "--") {
-      options_end = true;
+    if (arg == "--") {  // the rest is not ours to interpret
+      cmd.args.insert(cmd.args.end(), run_args.begin() + static_cast<std::ptrdiff_t>(i), run_args.end());
+      break;
+    }
+    const auto eq = arg.find('=');
+    const bool attached = arg.starts_with("--") && eq != std::string::npos;  // --option=value
+    const auto option = attached ? arg.substr(0, eq) : arg;
+    if (!is_report(option) && option != "--workload" && option != "--workloads-dir") {
       cmd.args.push_back(arg);
       continue;
     }
-    bool done = false;
-    for (const auto option : report_options) {
-      if (arg == option && i + 1 < run_args.size() && !run_args[i + 1].starts_with('-')) {
-        cmd.args.push_back(arg);
-        cmd.args.push_back(redirect(option, run_args[++i]));
-        done = true;
-      } else if (arg.starts_with(option) && arg.size() > option.size() + 1 &&
-                 arg[option.size()] == '=' && arg.substr(option.size() + 1) != "-") {
-        cmd.args.push_back(fmt::format("{}={}", option, redirect(option, arg.substr(option.size() + 1))));
-        done = true;
-      }
-      if (done) break;
+    std::string value;
+    if (attached) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < run_args.size() && !run_args[i + 1].starts_with('-')) {
+      value = run_args[++i];
+    } else {  // no value: left for the guest's parser to reject
+      cmd.args.push_back(arg);
+      continue;
     }
-    if (!done) cmd.args.push_back(arg);
+    if (is_report(option)) {
+      if (!value.empty() && value != "-") value = redirect(option, value);
+    } else if (option == "--workloads-dir" || contains(value, "/") || value.ends_with(".job")) {
+      cmd.inputs.push_back(value);
+    }
+    if (attached) {
+      cmd.args.push_back(option + "=" + value);
+    } else {
+      cmd.args.push_back(option);
+      cmd.args.push_back(value);
+    }
   }
   return cmd;
 }

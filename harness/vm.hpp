@@ -26,6 +26,12 @@ struct VmOptions {
   std::string accel = "tcg";   // "tcg" (default) or "kvm"
   std::string aqcheck_exe;     // static aqcheck for the guest; default /proc/self/exe
   bool stream_console = true;  // copy the serial console to stdout while it runs
+  // Host files or directories the guest reads (e.g. the default workloads
+  // directory), copied into the guest at their absolute host path.  Files named
+  // by --workload FILE and --workloads-dir DIR in the run arguments are added
+  // automatically.  The guest runs in a directory of the same name as the host's
+  // working directory, so relative paths resolve the same way.
+  std::vector<std::string> guest_files;
 };
 
 // Boots the VM and runs `/aqcheck run <run_args>` in it.  Report options
@@ -57,11 +63,14 @@ struct ReportRedirect {
 struct GuestCommand {
   std::vector<std::string> args;  // run_args with report FILEs rewritten
   std::vector<ReportRedirect> reports;
+  std::vector<std::string> inputs;  // --workload FILE, --workloads-dir DIR (as given)
 };
 
 // Rewrites `--json FILE` / `--json=FILE` (and --junit, --markdown) to
 // /out/<basename of FILE>; "-" (stdout) and arguments after "--" are kept.
-GuestCommand rewrite_report_args(const std::vector<std::string>& run_args);
+// Collects the input paths of --workload (when it names a file, i.e. has a
+// '/' or ends in .job) and --workloads-dir; those arguments stay as they are.
+GuestCommand rewrite_run_args(const std::vector<std::string>& run_args);
 
 // What the guest sent on its data port (/dev/ttyS1):
 //   @@AQ-FILE <name> <size>@@   then base64 lines, then   @@AQ-END@@

@@ -4,12 +4,14 @@
 #include "vm.hpp"
 
 #include "exit_codes.hpp"
+#include "vm_guest_init.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -142,7 +144,7 @@ TEST(GuestData, ReportsDamage) {
 // --- run arguments --------------------------------------------------------------
 
 TEST(RunArgs, RedirectsReportsIntoOut) {
-  const auto cmd = aq::rewrite_report_args({"--workload", "w/mixed.toml", "--json", "results/run.json",
+  const auto cmd = aq::rewrite_run_args({"--workload", "w/mixed.toml", "--json", "results/run.json",
                                             "--junit=ci/junit.xml", "--markdown", "-", "--seed", "7",
                                             "--markdown=other/run.json", "--", "--json", "x.json"});
   const std::vector<std::string> want{"--workload", "w/mixed.toml", "--json", "/out/run.json",
@@ -156,19 +158,46 @@ TEST(RunArgs, RedirectsReportsIntoOut) {
   EXPECT_EQ(cmd.reports[1].option, "--junit");
   EXPECT_EQ(cmd.reports[1].host_path, "ci/junit.xml");
   EXPECT_EQ(cmd.reports[2].guest_path, "/out/2-run.json");
+  EXPECT_EQ(cmd.inputs, std::vector<std::string>{"w/mixed.toml"});
+}
+
+TEST(RunArgs, CollectsGuestInputs) {
+  const std::vector<std::string> args{"--workload", "mixed", "--workload=tests/x.job", "--workloads-dir", "../wl",
+                                      "--workload", "/abs/y"};
+  const auto cmd = aq::rewrite_run_args(args);
+  EXPECT_EQ(cmd.args, args);
+  EXPECT_EQ(cmd.inputs, (std::vector<std::string>{"tests/x.job", "../wl", "/abs/y"}));
 }
 
 TEST(RunArgs, LeavesIncompleteOptionsAlone) {
   const std::vector<std::string> args{"--verbose", "--json"};
-  EXPECT_EQ(aq::rewrite_report_args(args).args, args);
-  EXPECT_TRUE(aq::rewrite_report_args(args).reports.empty());
-  EXPECT_TRUE(aq::rewrite_report_args({}).args.empty());
+  EXPECT_EQ(aq::rewrite_run_args(args).args, args);
+  EXPECT_TRUE(aq::rewrite_run_args(args).reports.empty());
+  EXPECT_TRUE(aq::rewrite_run_args({}).args.empty());
 }
 
 TEST(RunArgs, EncodesOneArgumentPerLine) {
   EXPECT_EQ(aq::encode_run_args({}), "");
   // base64("--name\na b 'c'\n")
   EXPECT_EQ(aq::encode_run_args({"--name", "a b 'c'"}), "LS1uYW1lCmEgYiAnYycK");
+}
+
+// --- the guest's /init -----------------------------------------------------------
+
+TEST(GuestInit, PrintsNoKernelProblemMarkers) {
+  EXPECT_TRUE(aq::scan_console(std::string(aq::detail::guest_init_script)).empty());
+}
+
+TEST(GuestInit, HostBusyboxHasTheAppletsInitUses) {
+  FILE* list = popen("busybox --list 2>/dev/null", "r");
+  ASSERT_NE(list, nullptr);
+  std::string applets = "\n";
+  for (int c; (c = std::fgetc(list)) != EOF;) applets += static_cast<char>(c);
+  pclose(list);
+  if (applets == "\n") GTEST_SKIP() << "no busybox on the host";
+  for (const auto* applet : {"sh", "mount", "mkdir", "ip", "uname", "cut", "nproc", "free", "awk", "cat",
+                             "base64", "stty", "find", "wc", "poweroff"})
+    EXPECT_THAT(applets, HasSubstr(std::string("\n") + applet + "\n")) << applet;
 }
 
 // --- run_vm failure paths -----------------------------------------------------------
