@@ -427,9 +427,9 @@ std::vector<InitramfsFile> initramfs_files(const fs::path& aqcheck, const std::v
 
 void write_initramfs(std::ostream& out, const std::vector<InitramfsFile>& files) {
   CpioWriter cpio(out);
-  for (const auto* dir : {"/dev", "/proc", "/sys", "/tmp", "/run", "/root", "/etc", "/out", "/sbin",
-                          "/usr/sbin"})
+  for (const auto* dir : {"/dev", "/proc", "/sys", "/run", "/root", "/etc", "/out", "/sbin", "/usr/sbin"})
     cpio.directory(dir);
+  cpio.directory("/tmp", 01777);
   cpio.char_device("/dev/console", 0600, 5, 1);
   cpio.char_device("/dev/null", 0666, 1, 3);
   cpio.file("/init", detail::guest_init_script, 0755);
