@@ -755,7 +755,7 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   for (const auto& problem : data.problems) fmt::print(stderr, "aqcheck: error: guest data: {}\n", problem);
   if (!data.problems.empty() && code == exit_code::pass) code = exit_code::vm_failed;
 
-  if (const auto problems = scan_console(run.console); !problems.empty()) {
+  if (const auto problems = scan_console(run.console, o.console_allow); !problems.empty()) {
     fmt::print(stderr, "aqcheck: kernel problems in the console log:\n");
     for (const auto& line : problems) fmt::print(stderr, "  {}\n", line);
     if (code == exit_code::pass) code = exit_code::fail;
@@ -780,9 +780,10 @@ void drain(const char* tty) {
 
 // --- public API -----------------------------------------------------------------
 
-std::vector<std::string> scan_console(const std::string& text) {
+std::vector<std::string> scan_console(const std::string& text, const std::vector<std::string>& allowed) {
   std::vector<std::string> found;
   for (const auto line : lines_of(text)) {
+    if (std::any_of(allowed.begin(), allowed.end(), [&](const auto& a) { return contains(line, a); })) continue;
     const bool scx_disabled = contains(line, "sched_ext: ") && contains(line, " disabled (") &&
                               !contains(line, " disabled (unregistered from user space)");
     const bool rcu_stall = contains(line, "rcu") && contains(line, "detected stall");

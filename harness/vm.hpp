@@ -32,6 +32,10 @@ struct VmOptions {
   // automatically.  The guest runs in a directory of the same name as the host's
   // working directory, so relative paths resolve the same way.
   std::vector<std::string> guest_files;
+  // Console lines containing any of these are not kernel problems: for runs
+  // that make the scheduler exit on purpose (fault injection), e.g.
+  // R"(disabled (runtime error))".
+  std::vector<std::string> console_allow;
 };
 
 // Boots the VM and runs `/aqcheck run <run_args>` in it.  Report options
@@ -48,8 +52,9 @@ int guest_exit(int code);
 
 // Kernel problems in a serial console log: WARNING:, BUG:, RCU stalls,
 // Oops, hung tasks, Kernel panic, and sched_ext schedulers disabled for any
-// reason but a clean unregister from user space.  Returns the offending lines.
-std::vector<std::string> scan_console(const std::string& text);
+// reason but a clean unregister from user space.  Returns the offending lines,
+// except those containing one of `allowed`.
+std::vector<std::string> scan_console(const std::string& text, const std::vector<std::string>& allowed = {});
 
 // --- pieces of run_vm, exposed for tests -------------------------------------
 

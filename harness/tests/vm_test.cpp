@@ -90,6 +90,14 @@ TEST(ScanConsole, IgnoresHealthyOutput) {
   EXPECT_TRUE(aq::scan_console("").empty());
 }
 
+TEST(ScanConsole, AllowsExpectedLines) {
+  const std::string console =
+      "[    9.000000] sched_ext: BPF scheduler \"aqmap\" disabled (runtime error)\n"
+      "[    9.100000] WARNING: CPU: 0 PID: 1 at kernel/sched/ext.c:99\n";
+  EXPECT_EQ(aq::scan_console(console, {"disabled (runtime error)"}),
+            std::vector<std::string>{"[    9.100000] WARNING: CPU: 0 PID: 1 at kernel/sched/ext.c:99"});
+}
+
 // --- guest data framing ---------------------------------------------------------
 
 TEST(GuestData, DecodesFilesAndExitCode) {
