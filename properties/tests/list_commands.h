@@ -30,9 +30,10 @@ struct Sut {
 	std::map<int32_t, int> handle;	// live pid -> slot
 };
 
-// What a property generates: plain ops, or ops with lock failures, or also
-// deterministic races at preemption points.
-enum class Mode { Plain, Faults, Races };
+// What a property generates: plain ops, ops with lock failures, also
+// deterministic races at preemption points, or only the scheduler's requeue
+// path (alloc/enqueue/pop/move, with lock failures).
+enum class Mode { Plain, Faults, Races, Requeue };
 
 using Cmd = rc::state::Command<Model, Sut>;
 
@@ -42,14 +43,20 @@ inline Model initial_model() { return Model(kSlots, Twin::nr_fifos(), Twin::lock
 // random failures, sometimes enough to exhaust every retry.
 inline std::vector<bool> gen_faults(Mode mode)
 {
-	if (mode != Mode::Faults)
+	if (mode != Mode::Faults && mode != Mode::Requeue)
 		return {};
 	using namespace rc;
 	return *gen::weightedOneOf<std::vector<bool>>({
 		{3, gen::just(std::vector<bool>{})},
 		{5, gen::container<std::vector<bool>>(
 			    *gen::inRange(1, 11), gen::weightedElement<bool>({{1, true}, {2, false}}))},
-		{1, gen::just(std::vector<bool>(size_t(2 * Twin::lock_retries()), true))},
+		// Every retry of a remove/free fails; whatever follows may not.
+		{1, gen::map(gen::container<std::vector<bool>>(*gen::inRange(0, 3), gen::arbitrary<bool>()),
+			     [](std::vector<bool> tail) {
+				     std::vector<bool> s(size_t(Twin::lock_retries()), true);
+				     s.insert(s.end(), tail.begin(), tail.end());
+				     return s;
+			     })},
 	});
 }
 
@@ -104,6 +111,35 @@ struct ListCmd : Cmd {
 
 inline std::string ret_str(int ret) { return std::to_string(ret); }
 
+// enqueue's contract, wherever enqueue is called (enqueue, move).
+inline void check_enqueue(int got, int want, Report &r)
+{
+	if (want && !got)
+		r.add(check::kEnqueueError, "enqueue returned 0 although its lock failed");
+	else if (got != want)
+		r.add(check::kResult, "enqueue returned " + ret_str(got) + ", model " + ret_str(want));
+}
+
+// remove's contract, wherever remove is called (remove, move, exit): an
+// unqueued task gives -ENOENT and changes nothing; a queued one is unlinked
+// unless every one of the retries fails, and then the error is returned.
+inline void check_remove(const Model &s0, int32_t pid, int got, int want,
+			 const std::vector<bool> &faults, const Snapshot &before, const Sut &sut,
+			 Report &r)
+{
+	if (!s0.queued(pid)) {
+		const bool same = sut.twin.snapshot() == before;
+		if (got != -ENOENT || !same)
+			r.add(check::kRemoveAbsent, "remove of an unqueued task returned " + ret_str(got) +
+							    (same ? "" : " and changed the lists"));
+	} else if (got != want) {
+		r.add(FaultScript{faults}.any() ? check::kRemoveRetry : check::kResult,
+		      "remove returned " + ret_str(got) + ", model " + ret_str(want) + " (contract: " +
+			      std::to_string(Twin::lock_retries()) +
+			      " acquisitions before giving up)");
+	}
+}
+
 struct Alloc : ListCmd {
 	int32_t pid;
 	explicit Alloc(const Model &m, Mode mode = Mode::Plain) : pid(m.next_pid)
@@ -154,10 +190,7 @@ struct Enqueue : ListCmd {
 	void exec(const Model &, const Expect &e, Sut &sut, const Snapshot &, Report &r) const override
 	{
 		int ret = sut.twin.enqueue(sut.handle.at(pid), fifo, e.seq);
-		if (e.ret && !ret)
-			r.add(check::kEnqueueError, "enqueue returned 0 although its lock failed");
-		else if (ret != e.ret)
-			r.add(check::kResult, "enqueue returned " + ret_str(ret) + ", model " + ret_str(e.ret));
+		check_enqueue(ret, e.ret, r);
 	}
 	void show_op(std::ostream &os) const override
 	{
@@ -220,17 +253,7 @@ struct Remove : ListCmd {
 		  Report &r) const override
 	{
 		int ret = sut.twin.remove(sut.handle.at(pid));
-		if (!s0.queued(pid)) {
-			if (ret != -ENOENT || !(sut.twin.snapshot() == before))
-				r.add(check::kRemoveAbsent,
-				      "remove of an unqueued task returned " + ret_str(ret) +
-					      (sut.twin.snapshot() == before ? "" : " and changed the lists"));
-		} else if (ret != e.ret) {
-			r.add(FaultScript{faults}.any() ? check::kRemoveRetry : check::kResult,
-			      "remove returned " + ret_str(ret) + ", model " + ret_str(e.ret) +
-				      " (contract: " + std::to_string(Twin::lock_retries()) +
-				      " acquisitions before giving up)");
-		}
+		check_remove(s0, pid, ret, e.ret, faults, before, sut, r);
 	}
 	void show_op(std::ostream &os) const override { os << "remove(pid " << pid << ")"; }
 };
@@ -240,33 +263,49 @@ struct Remove : ListCmd {
 struct Move : ListCmd {
 	int32_t pid;
 	int fifo;
+	bool change = false;	// Requeue: a queued task goes to another FIFO
 	explicit Move(const Model &m, Mode mode = Mode::Plain)
 	{
 		auto cand = m.live_pids();
 		RC_PRE(!cand.empty());
 		pid = *rc::gen::elementOf(cand);
 		fifo = *rc::gen::inRange(0, int(m.fifos.size()));
+		change = mode == Mode::Requeue;
+		RC_PRE(!change || m.where.at(pid) != fifo);
 		faults = gen_faults(mode);
 	}
-	void checkPreconditions(const Model &m) const override { RC_PRE(m.live(pid)); }
+	void checkPreconditions(const Model &m) const override
+	{
+		RC_PRE(m.live(pid));
+		RC_PRE(!change || m.where.at(pid) != fifo);
+	}
 	Expect spec(Model &m) const override
 	{
 		FaultScript fs{faults};
 		uint64_t seq = m.next_seq++;
-		return {m.move(pid, fifo, seq, fs), 0, -1, seq};
+		Model before_remove = m;
+		Expect e{m.move(pid, fifo, seq, fs), 0, -1, seq};
+		FaultScript fs2{faults};
+		e.err = before_remove.remove(pid, fs2);	// the remove step alone
+		return e;
 	}
-	void exec(const Model &, const Expect &e, Sut &sut, const Snapshot &, Report &r) const override
+	void exec(const Model &s0, const Expect &e, Sut &sut, const Snapshot &before,
+		  Report &r) const override
 	{
 		int h = sut.handle.at(pid);
 		int ret = sut.twin.remove(h);
-		if (!ret || ret == -ENOENT)
+		check_remove(s0, pid, ret, e.err, faults, before, sut, r);
+		if (!ret || ret == -ENOENT) {
 			ret = sut.twin.enqueue(h, fifo, e.seq);
-		if (ret != e.ret)
+			if (!e.err || e.err == -ENOENT)
+				check_enqueue(ret, e.ret, r);
+		}
+		if (ret != e.ret && r.ok())
 			r.add(check::kResult, "move returned " + ret_str(ret) + ", model " + ret_str(e.ret));
 	}
 	void show_op(std::ostream &os) const override
 	{
-		os << "move(pid " << pid << ", fifo " << fifo << ")";
+		os << (change ? "change" : "move") << "(pid " << pid << ", fifo " << fifo << ")";
 	}
 };
 
@@ -284,12 +323,18 @@ struct Exit : ListCmd {
 	Expect spec(Model &m) const override
 	{
 		FaultScript fs{faults};
-		return {m.exit(pid, fs)};
+		Model before_remove = m;
+		Expect e{m.exit(pid, fs)};
+		FaultScript fs2{faults};
+		e.err = before_remove.remove(pid, fs2);	// the remove step alone
+		return e;
 	}
-	void exec(const Model &, const Expect &e, Sut &sut, const Snapshot &, Report &r) const override
+	void exec(const Model &s0, const Expect &e, Sut &sut, const Snapshot &before,
+		  Report &r) const override
 	{
 		int h = sut.handle.at(pid);
 		int ret = sut.twin.remove(h);
+		check_remove(s0, pid, ret, e.err, faults, before, sut, r);
 		if (!ret || ret == -ENOENT) {
 			ret = sut.twin.free(h);
 			if (!ret)
@@ -465,6 +510,8 @@ inline void check_commands(Mode mode)
 			return rc::gen::weightedOneOf<std::shared_ptr<const Cmd>>(
 				{{3, execOneOfWithArgs<Alloc, Enqueue, Pop, Remove, Move, Exit>()(m, mode)},
 				 {2, execOneOfWithArgs<Race>()(m, mode)}});
+		if (mode == Mode::Requeue)
+			return execOneOfWithArgs<Alloc, Enqueue, Pop, Move>()(m, mode);
 		return execOneOfWithArgs<Alloc, Enqueue, Pop, Remove, Move, Exit>()(m, mode);
 	};
 	rc::state::check(initial_model(), sut, gen);

@@ -18,3 +18,9 @@ RC_GTEST_PROP(ListProps, LockFaults, ()) { check_commands(Mode::Faults); }
 // One operation preempted at its lock boundary by another: the result must
 // be the serial order a correct lock discipline implies.
 RC_GTEST_PROP(ListProps, PreemptionRaces, ()) { check_commands(Mode::Races); }
+
+// ops.enqueue's path when a task changes FIFO: remove from the old one, then
+// enqueue on the new one, under lock failures.  A remove that claims success
+// (or absence) while leaving the task linked shows up here as a task on two
+// FIFOs at once.
+RC_GTEST_PROP(ListProps, RequeueAcrossFifos, ()) { check_commands(Mode::Requeue); }
