@@ -7,7 +7,8 @@
 # check/invariants.h was tripped by no mutant (an unproven check).
 #
 # usage: kill-matrix.sh <properties build dir> <mutant>...
-# env:   AQ_MUTANT_RC_PARAMS  rapidcheck params (default: 100 cases per property)
+# env:   AQ_STALE_MUTANTS     patches that no longer apply (set by CMake): fail
+#        AQ_MUTANT_RC_PARAMS  rapidcheck params (default: 100 cases per property)
 #        AQ_MUTANT_JOBS       parallel mutant runs (default: nproc)
 set -u
 bindir=$1
@@ -107,6 +108,10 @@ done
 [[ -n ${tripped_by[tsan]:-} ]] && printf '  %-16s %s\n' "(tsan)" "${tripped_by[tsan]}"
 
 status=0
+if [[ -n ${AQ_STALE_MUTANTS:-} ]]; then
+	printf '\nSTALE MUTANTS (patch does not apply; run mutants/make-patches.py): %s\n' "$AQ_STALE_MUTANTS"
+	status=1
+fi
 if ((${#survivors[@]})); then
 	printf '\nSURVIVING MUTANTS: %s\n(logs in %s)\n' "${survivors[*]}" "$logs"
 	status=1

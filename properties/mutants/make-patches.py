@@ -11,166 +11,82 @@ here = pathlib.Path(__file__).resolve().parent
 base = (here.parent.parent / 'bpf' / 'aqmap_list.h').read_text()
 out = here
 M = {}
-def mut(name, desc, old, new, count=1):
-    assert base.count(old) == count, (name, base.count(old))
+
+
+def mut(name, desc, old, new):
+    assert base.count(old) == 1, (name, base.count(old))
     M[name] = (desc, base.replace(old, new))
 
+
 mut('unlink_no_prev_fixup', "unlink forgets to fix the successor's q_prev",
-'''	if (taskc->q_next) {
-		taskc->q_next->q_prev = taskc->q_prev;
-		qmap_arm_barrier();
-	} else {''',
-'''	if (taskc->q_next) {
-		qmap_arm_barrier();
-	} else {''')
-mut('unlink_tail_not_cleared', "unlink never moves the tail back (stale tail after the last node goes)",
-'''	} else {
-		fifo->tail = taskc->q_prev;
-		qmap_arm_barrier();
-	}''',
-'''	} else {
-		qmap_arm_barrier();
-	}''')
+    '\t\tnext->q_prev = taskc->q_prev;\n', '')
+mut('unlink_tail_not_cleared', "unlink never moves the tail back (stale tail once the last node goes)",
+    '\t\tfifo->tail = taskc->q_prev;\n', '')
 mut('remove_no_recheck', "remove trusts its unlocked peek: no membership re-check under the lock",
-'''		fifo = taskc->fifo;
-		if (!fifo || fifo->idx != idx) {
-			bpf_res_spin_unlock(lock);
-			return -ENOENT;
-		}
-''', '')
+    '\t\tfifo = (struct qmap_fifo *)taskc->fifo;\n'
+    '\t\tif (!fifo || fifo->idx != idx) {\n'
+    '\t\t\tbpf_res_spin_unlock(lock);\n'
+    '\t\t\treturn -ENOENT;\n'
+    '\t\t}\n', '')
 mut('enqueue_unlock_early', "enqueue releases the lock before linking",
-'''	taskc->enq_seq = seq;
-	qmap_fifo_link_tail(fifo, taskc);
-	bpf_res_spin_unlock(lock);''',
-'''	taskc->enq_seq = seq;
-	bpf_res_spin_unlock(lock);
-	qmap_fifo_link_tail(fifo, taskc);''')
+    '\tqmap_fifo_link_tail(fifo, taskc);\n\tbpf_res_spin_unlock(lock);\n',
+    '\tbpf_res_spin_unlock(lock);\n\tqmap_fifo_link_tail(fifo, taskc);\n')
 mut('unlink_fifo_not_reset', "unlink leaves the context's fifo pointer set",
-'''	taskc->q_prev = NULL;
-	taskc->fifo = NULL;
-	fifo->len--;''',
-'''	taskc->q_prev = NULL;
-	fifo->len--;''')
+    '\ttaskc->q_prev = NULL;\n\ttaskc->fifo = NULL;\n\tfifo->len--;\n',
+    '\ttaskc->q_prev = NULL;\n\tfifo->len--;\n')
 mut('enqueue_at_head', "enqueue links at the head (LIFO)",
-'''	taskc->q_next = NULL;
-	taskc->q_prev = fifo->tail;
-	if (fifo->tail) {
-		fifo->tail->q_next = taskc;
-		qmap_arm_barrier();
-	} else {
-		fifo->head = taskc;
-		qmap_arm_barrier();
-	}
-	fifo->tail = taskc;''',
-'''	taskc->q_prev = NULL;
-	taskc->q_next = fifo->head;
-	if (fifo->head) {
-		fifo->head->q_prev = taskc;
-		qmap_arm_barrier();
-	} else {
-		fifo->tail = taskc;
-		qmap_arm_barrier();
-	}
-	fifo->head = taskc;''')
+    '\ttaskc->q_next = NULL;\n'
+    '\ttaskc->q_prev = fifo->tail;\n'
+    '\tif (tail) {\n'
+    '\t\ttail->q_next = taskc_a;\n'
+    '\t\tqmap_arm_barrier();\n'
+    '\t} else {\n'
+    '\t\tfifo->head = taskc_a;\n'
+    '\t\tqmap_arm_barrier();\n'
+    '\t}\n'
+    '\tfifo->tail = taskc_a;\n',
+    '\ttaskc->q_prev = NULL;\n'
+    '\ttaskc->q_next = fifo->head;\n'
+    '\tif (fifo->head) {\n'
+    '\t\t((struct task_ctx *)fifo->head)->q_prev = taskc_a;\n'
+    '\t\tqmap_arm_barrier();\n'
+    '\t} else {\n'
+    '\t\tfifo->tail = taskc_a;\n'
+    '\t\tqmap_arm_barrier();\n'
+    '\t}\n'
+    '\tfifo->head = taskc_a;\n')
 mut('pop_no_counter', "pop does not count nr_popped",
-'''		qmap_fifo_unlink(fifo, taskc);
-		fifo->nr_popped++;''',
-'''		qmap_fifo_unlink(fifo, taskc);''')
+    '\t\tfifo->nr_popped++;\n', '')
 mut('unlink_len_kept', "unlink does not decrement len",
-'''	taskc->fifo = NULL;
-	fifo->len--;''',
-'''	taskc->fifo = NULL;''')
+    '\tfifo->len--;\n', '')
 mut('enqueue_error_swallowed', "enqueue reports success when its lock failed",
-'''	ret = qmap_lock(lock);
-	if (ret)
-		return ret;
-	taskc->enq_seq = seq;''',
-'''	ret = qmap_lock(lock);
-	if (ret)
-		return 0;
-	taskc->enq_seq = seq;''')
+    '\tif (ret)\n\t\treturn ret;\n', '\tif (ret)\n\t\treturn 0;\n')
 mut('pop_error_as_empty', "pop reports a failed lock as an empty FIFO",
-'''	*err = qmap_lock(lock);
-	if (*err)
-		return NULL;''',
-'''	*err = 0;
-	if (qmap_lock(lock))
-		return NULL;''')
+    '\t*err = qmap_lock(lock);\n\tif (*err)\n\t\treturn NULL;\n',
+    '\t*err = 0;\n\tif (qmap_lock(lock))\n\t\treturn NULL;\n')
 mut('remove_no_retry', "remove gives up after the first failed acquisition",
-'''		lock = qmap_fifo_lock(idx);
-		ret = qmap_lock(lock);
-		if (ret)
-			continue;''',
-'''		lock = qmap_fifo_lock(idx);
-		ret = qmap_lock(lock);
-		if (ret)
-			break;''')
+    '\t\tlock = qmap_fifo_lock(idx);\n\t\tret = qmap_lock(lock);\n\t\tif (ret)\n\t\t\tcontinue;\n',
+    '\t\tlock = qmap_fifo_lock(idx);\n\t\tret = qmap_lock(lock);\n\t\tif (ret)\n\t\t\tbreak;\n')
 mut('remove_absent_ok', "remove of an unqueued task claims success",
-'''		if (!fifo)
-			return -ENOENT;''',
-'''		if (!fifo)
-			return 0;''')
+    '\t\tif (!fifo)\n\t\t\treturn -ENOENT;\n', '\t\tif (!fifo)\n\t\t\treturn 0;\n')
 mut('unlink_keeps_links', "unlink leaves q_next/q_prev of the unlinked context stale",
-'''	taskc->q_next = NULL;
-	taskc->q_prev = NULL;
-	taskc->fifo = NULL;
-	fifo->len--;''',
-'''	taskc->fifo = NULL;
-	fifo->len--;''')
+    '\ttaskc->q_next = NULL;\n\ttaskc->q_prev = NULL;\n\ttaskc->fifo = NULL;\n\tfifo->len--;\n',
+    '\ttaskc->fifo = NULL;\n\tfifo->len--;\n')
 mut('link_no_owner', "enqueue links the context without recording its FIFO",
-'''	taskc->fifo = fifo;
-	taskc->q_next = NULL;''',
-'''	taskc->q_next = NULL;''')
+    '\ttaskc->fifo = fifo_a;\n', '')
 mut('remove_failure_as_removed', "remove reports success after exhausting its retries",
-'''		bpf_res_spin_unlock(lock);
-		return 0;
-	}
-	return ret;
-}
-
-/*
- * Thread''',
-'''		bpf_res_spin_unlock(lock);
-		return 0;
-	}
-	return 0;
-}
-
-/*
- * Thread''')
+    '\t\treturn 0;\n\t}\n\treturn ret;\n}\n\n/*\n * Thread',
+    '\t\treturn 0;\n\t}\n\treturn 0;\n}\n\n/*\n * Thread')
 mut('pop_empty_keeps_lock', "pop returns early on an empty FIFO without unlocking",
-'''	taskc = fifo->head;
-	if (taskc) {
-		qmap_fifo_unlink(fifo, taskc);
-		fifo->nr_popped++;
-	}
-	bpf_res_spin_unlock(lock);''',
-'''	taskc = fifo->head;
-	if (!taskc)
-		return NULL;
-	qmap_fifo_unlink(fifo, taskc);
-	fifo->nr_popped++;
-	bpf_res_spin_unlock(lock);''')
+    '\tif (taskc) {\n\t\tqmap_fifo_unlink(fifo_a, taskc);\n\t\tfifo->nr_popped++;\n\t}\n',
+    '\tif (!taskc)\n\t\treturn NULL;\n\tqmap_fifo_unlink(fifo_a, taskc);\n\tfifo->nr_popped++;\n')
 mut('pop_head_read_unlocked', "pop reads the head before taking the lock (TOCTOU)",
-'''	*err = qmap_lock(lock);
-	if (*err)
-		return NULL;
-	taskc = fifo->head;
-	if (taskc) {''',
-'''	taskc = fifo->head;
-	*err = qmap_lock(lock);
-	if (*err)
-		return NULL;
-	if (taskc) {''')
+    '\t*err = qmap_lock(lock);\n\tif (*err)\n\t\treturn NULL;\n\ttaskc = fifo->head;\n',
+    '\ttaskc = fifo->head;\n\t*err = qmap_lock(lock);\n\tif (*err)\n\t\treturn NULL;\n')
 mut('slab_free_drops', "free does not push the context back on the free list",
-'''		taskc->next_free = *head;
-		*head = taskc;''',
-'''		taskc->next_free = *head;''')
+    '\t\t*head = taskc_a;\n', '')
 mut('pop_takes_tail', "pop unlinks the tail instead of the head",
-'''	taskc = fifo->head;
-	if (taskc) {''',
-'''	taskc = fifo->tail;
-	if (taskc) {''')
+    '\ttaskc = fifo->head;\n\tif (taskc) {\n', '\ttaskc = fifo->tail;\n\tif (taskc) {\n')
 
 with tempfile.TemporaryDirectory() as tmp:
     orig = pathlib.Path(tmp) / 'orig.h'

@@ -1,5 +1,7 @@
 // Stateful rapidcheck commands for the list header, run against the twin and
-// checked against aq::Model.  Shared by the property tests and twin_bench.
+// checked against aq::Model.  Shared by the property tests, the fuzzer (which
+// builds them from bytes with the explicit constructors and runs them the
+// same way) and twin_bench: one implementation of every check.
 //
 // Every command: checkPreconditions (valid in this model state, also while
 // shrinking), apply (the model's update, via the contract in model.cpp), run
@@ -142,6 +144,7 @@ inline void check_remove(const Model &s0, int32_t pid, int got, int want,
 
 struct Alloc : ListCmd {
 	int32_t pid;
+	Alloc(int32_t pid, std::vector<bool> f) : pid(pid) { faults = std::move(f); }
 	explicit Alloc(const Model &m, Mode mode = Mode::Plain) : pid(m.next_pid)
 	{
 		faults = gen_faults(mode);
@@ -169,6 +172,7 @@ struct Alloc : ListCmd {
 struct Enqueue : ListCmd {
 	int32_t pid;
 	int fifo;
+	Enqueue(int32_t pid, int fifo, std::vector<bool> f) : pid(pid), fifo(fifo) { faults = std::move(f); }
 	explicit Enqueue(const Model &m, Mode mode = Mode::Plain)
 	{
 		auto cand = m.unqueued_pids();
@@ -200,6 +204,7 @@ struct Enqueue : ListCmd {
 
 struct Pop : ListCmd {
 	int fifo;
+	Pop(int fifo, std::vector<bool> f) : fifo(fifo) { faults = std::move(f); }
 	explicit Pop(const Model &m, Mode mode = Mode::Plain)
 	{
 		fifo = *rc::gen::inRange(0, int(m.fifos.size()));
@@ -236,6 +241,7 @@ struct Pop : ListCmd {
 
 struct Remove : ListCmd {
 	int32_t pid;
+	Remove(int32_t pid, std::vector<bool> f) : pid(pid) { faults = std::move(f); }
 	explicit Remove(const Model &m, Mode mode = Mode::Plain)
 	{
 		auto cand = m.live_pids();
@@ -264,6 +270,7 @@ struct Move : ListCmd {
 	int32_t pid;
 	int fifo;
 	bool change = false;	// Requeue: a queued task goes to another FIFO
+	Move(int32_t pid, int fifo, std::vector<bool> f) : pid(pid), fifo(fifo) { faults = std::move(f); }
 	explicit Move(const Model &m, Mode mode = Mode::Plain)
 	{
 		auto cand = m.live_pids();
@@ -312,6 +319,7 @@ struct Move : ListCmd {
 // ops.exit_task: a queued task is removed first, then its context is freed.
 struct Exit : ListCmd {
 	int32_t pid;
+	Exit(int32_t pid, std::vector<bool> f) : pid(pid) { faults = std::move(f); }
 	explicit Exit(const Model &m, Mode mode = Mode::Plain)
 	{
 		auto cand = m.live_pids();
@@ -414,6 +422,7 @@ struct Race : ListCmd {
 	Op outer, inner;
 	LockPoint point;
 
+	Race(Op outer, Op inner, LockPoint point) : outer(outer), inner(inner), point(point) {}
 	explicit Race(const Model &m, Mode = Mode::Races)
 	{
 		using namespace rc;

@@ -70,6 +70,14 @@ struct bpf_res_spin_lock {
 int bpf_res_spin_lock(struct bpf_res_spin_lock *lock);
 void bpf_res_spin_unlock(struct bpf_res_spin_lock *lock);
 
+/*
+ * Like the BPF side, resolve a FIFO by index to the twin's own FIFO array
+ * rather than trusting the pointer loaded from a node.
+ */
+struct qmap_fifo;
+struct qmap_fifo *aq_twin_fifo_at(int idx);
+#define qmap_fifo_at(fifo, idx) aq_twin_fifo_at(idx)
+
 /* Lock providers the list header calls (globals, like the BPF side's). */
 #define AQ_TWIN_MAX_FIFOS 8
 struct bpf_res_spin_lock *qmap_fifo_lock(int idx);

@@ -15,6 +15,20 @@
 static_assert(QMAP_NR_FIFOS <= AQ_TWIN_MAX_FIFOS, "twin has too few FIFO locks");
 
 namespace aq {
+namespace {
+// The FIFO array of the live twin, for qmap_fifo_at(); one twin at a time,
+// created and destroyed while no operation runs.
+std::atomic<qmap_fifo *> g_fifos{nullptr};
+}  // namespace
+}  // namespace aq
+
+struct qmap_fifo *aq_twin_fifo_at(int idx)
+{
+	qmap_fifo *f = aq::g_fifos.load(std::memory_order_relaxed);
+	return f && idx >= 0 && idx < QMAP_NR_FIFOS ? &f[idx] : nullptr;
+}
+
+namespace aq {
 
 struct Twin::Impl {
 	std::vector<task_ctx> slab;
@@ -53,6 +67,7 @@ struct Twin::Impl {
 
 Twin::Twin(int nr_slots) : impl_(std::make_unique<Impl>())
 {
+	g_fifos.store(impl_->fifos);
 	// A fresh twin starts with free locks even if a (mutant) run leaked one.
 	reset_all_locks();
 	impl_->slab.resize(nr_slots);
@@ -61,7 +76,10 @@ Twin::Twin(int nr_slots) : impl_(std::make_unique<Impl>())
 	qmap_slab_init(impl_->slab.data(), u32(nr_slots), &impl_->free_head);
 }
 
-Twin::~Twin() = default;
+Twin::~Twin()
+{
+	g_fifos.store(nullptr);
+}
 
 int Twin::nr_fifos() { return QMAP_NR_FIFOS; }
 int Twin::lock_retries() { return QMAP_LOCK_RETRIES; }
