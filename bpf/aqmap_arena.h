@@ -34,7 +34,6 @@ struct aq_stats {
 	u64 nr_stale_skipped;		/* lazy variant: popped entries no longer queued */
 	u64 nr_cpu_online;		/* ops.cpu_online */
 	u64 nr_cpu_offline;		/* ops.cpu_offline */
-	u64 nr_slab_free;		/* contexts on the free list (audit) */
 };
 
 /* One entry seen on a FIFO by the audit. */

@@ -31,10 +31,11 @@
  *   - __arena, u32/s32/u64 and bool (vmlinux.h in BPF; aqmap_twin_compat.h natively),
  *   - struct bpf_res_spin_lock with bpf_res_spin_lock()/bpf_res_spin_unlock(),
  *   - qmap_fifo_lock(idx) and qmap_slab_lock(): the lock of a FIFO / the slab,
- *   - qmap_lock_fault(): true to make this acquisition fail (fault injection).
+ *   - qmap_lock_fault(): true to make this acquisition fail (fault injection),
+ *   - optionally qmap_fifo_at(fifo, idx) (see below).
  */
-#ifndef __AQMAP_LIST_H
-#define __AQMAP_LIST_H
+#ifndef __AQMAP_LIST_TYPES
+#define __AQMAP_LIST_TYPES
 
 #ifndef ENOENT
 #define ENOENT		2
@@ -48,6 +49,13 @@
 #ifndef ETIMEDOUT
 #define ETIMEDOUT	110
 #endif
+
+/*
+ * Keeps the compiler from merging the two arms of "next ? next->x : fifo->y"
+ * into one pointer select: on BPF that select loses the arena address-space
+ * cast on one arm and the verifier rejects the store.
+ */
+#define qmap_arm_barrier()	asm volatile("" ::: "memory")
 
 #define QMAP_NR_FIFOS		5
 #define QMAP_LOCK_RETRIES	8
@@ -80,10 +88,33 @@ struct qmap_fifo {
 	u64 len;		/* entries linked now */
 };
 
+#endif /* __AQMAP_LIST_TYPES */
+
 /*
- * Userspace readers of the arena (the harness) only need the layouts above.
+ * Readers of the arena layout (the harness, or the scheduler before it has
+ * declared its arena) define AQMAP_LIST_TYPES_ONLY and get the types alone.
  */
-#ifndef AQMAP_LIST_TYPES_ONLY
+#if !defined(AQMAP_LIST_TYPES_ONLY) && !defined(__AQMAP_LIST_FUNCS)
+#define __AQMAP_LIST_FUNCS
+
+/*
+ * The FIFO of index @idx, which @fifo (loaded from a node) points at.  The BPF
+ * side returns its own global's address instead: stores through a pointer
+ * loaded from the arena lose their address-space cast in clang-19 when both
+ * the raw and the cast value are live.
+ */
+#ifndef qmap_fifo_at
+#define qmap_fifo_at(fifo, idx)	(fifo)
+#endif
+
+/*
+ * A note on pointers.  Every function below converts its __arena pointers to
+ * plain ones once, at the top, and dereferences only those; __arena values
+ * are kept for storing into links.  On BPF each conversion is one explicit
+ * arena cast: left to itself clang-19 sometimes derives a store address from
+ * the uncast copy of a pointer (e.g. merging the NULL stores of an unlink),
+ * which the verifier rejects.  Natively the conversions are no-ops.
+ */
 
 /* Take a list lock, honouring fault injection.  0 or -errno. */
 static __always_inline int qmap_lock(struct bpf_res_spin_lock *lock)
@@ -95,34 +126,52 @@ static __always_inline int qmap_lock(struct bpf_res_spin_lock *lock)
 	return bpf_res_spin_lock(lock);
 }
 
-/* Link @taskc at the tail of @fifo under its lock. */
-static __always_inline void qmap_fifo_link_tail(struct qmap_fifo __arena *fifo,
-						struct task_ctx __arena *taskc)
+/* Link @taskc_a at the tail of @fifo_a under its lock. */
+static __always_inline void qmap_fifo_link_tail(struct qmap_fifo __arena *fifo_a,
+						struct task_ctx __arena *taskc_a)
 {
-	taskc->fifo = fifo;
+	struct qmap_fifo *fifo = (struct qmap_fifo *)fifo_a;
+	struct task_ctx *taskc = (struct task_ctx *)taskc_a;
+	struct task_ctx *tail = (struct task_ctx *)fifo->tail;
+
+	taskc->fifo = fifo_a;
 	taskc->q_next = NULL;
 	taskc->q_prev = fifo->tail;
-	if (fifo->tail)
-		fifo->tail->q_next = taskc;
-	else
-		fifo->head = taskc;
-	fifo->tail = taskc;
+	if (tail) {
+		tail->q_next = taskc_a;
+		qmap_arm_barrier();
+	} else {
+		fifo->head = taskc_a;
+		qmap_arm_barrier();
+	}
+	fifo->tail = taskc_a;
 	fifo->nr_in++;
 	fifo->len++;
 }
 
-/* Unlink @taskc, which is on @fifo, under the FIFO's lock. */
-static __always_inline void qmap_fifo_unlink(struct qmap_fifo __arena *fifo,
-					     struct task_ctx __arena *taskc)
+/* Unlink @taskc_a, which is on @fifo_a, under the FIFO's lock. */
+static __always_inline void qmap_fifo_unlink(struct qmap_fifo __arena *fifo_a,
+					     struct task_ctx __arena *taskc_a)
 {
-	if (taskc->q_next)
-		taskc->q_next->q_prev = taskc->q_prev;
-	else
+	struct qmap_fifo *fifo = (struct qmap_fifo *)fifo_a;
+	struct task_ctx *taskc = (struct task_ctx *)taskc_a;
+	struct task_ctx *next = (struct task_ctx *)taskc->q_next;
+	struct task_ctx *prev = (struct task_ctx *)taskc->q_prev;
+
+	if (next) {
+		next->q_prev = taskc->q_prev;
+		qmap_arm_barrier();
+	} else {
 		fifo->tail = taskc->q_prev;
-	if (taskc->q_prev)
-		taskc->q_prev->q_next = taskc->q_next;
-	else
+		qmap_arm_barrier();
+	}
+	if (prev) {
+		prev->q_next = taskc->q_next;
+		qmap_arm_barrier();
+	} else {
 		fifo->head = taskc->q_next;
+		qmap_arm_barrier();
+	}
 	taskc->q_next = NULL;
 	taskc->q_prev = NULL;
 	taskc->fifo = NULL;
@@ -136,25 +185,26 @@ static __always_inline void qmap_fifo_unlink(struct qmap_fifo __arena *fifo,
 static __always_inline int qmap_fifo_enqueue(struct qmap_fifo __arena *fifo,
 					     struct task_ctx __arena *taskc, u64 seq)
 {
-	struct bpf_res_spin_lock *lock = qmap_fifo_lock(fifo->idx);
+	struct bpf_res_spin_lock *lock = qmap_fifo_lock(((struct qmap_fifo *)fifo)->idx);
 	int ret;
 
 	ret = qmap_lock(lock);
 	if (ret)
 		return ret;
-	taskc->enq_seq = seq;
+	((struct task_ctx *)taskc)->enq_seq = seq;
 	qmap_fifo_link_tail(fifo, taskc);
 	bpf_res_spin_unlock(lock);
 	return 0;
 }
 
 /*
- * Unlink and return the head of @fifo; NULL if it is empty or its lock
+ * Unlink and return the head of @fifo_a; NULL if it is empty or its lock
  * failed, in which case *@err is the lock error (0 when simply empty).
  */
 static __always_inline struct task_ctx __arena *
-qmap_fifo_pop(struct qmap_fifo __arena *fifo, int *err)
+qmap_fifo_pop(struct qmap_fifo __arena *fifo_a, int *err)
 {
+	struct qmap_fifo *fifo = (struct qmap_fifo *)fifo_a;
 	struct bpf_res_spin_lock *lock = qmap_fifo_lock(fifo->idx);
 	struct task_ctx __arena *taskc;
 
@@ -163,7 +213,7 @@ qmap_fifo_pop(struct qmap_fifo __arena *fifo, int *err)
 		return NULL;
 	taskc = fifo->head;
 	if (taskc) {
-		qmap_fifo_unlink(fifo, taskc);
+		qmap_fifo_unlink(fifo_a, taskc);
 		fifo->nr_popped++;
 	}
 	bpf_res_spin_unlock(lock);
@@ -171,31 +221,36 @@ qmap_fifo_pop(struct qmap_fifo __arena *fifo, int *err)
 }
 
 /*
- * Unlink @taskc from whatever FIFO it is on.  Returns 0 when it was removed,
+ * Unlink @taskc_a from whatever FIFO it is on.  Returns 0 when it was removed,
  * -ENOENT when it was not queued (including when a concurrent pop won the
  * race), or the lock error after QMAP_LOCK_RETRIES failed acquisitions.
  */
-static __always_inline int qmap_fifo_remove(struct task_ctx __arena *taskc)
+static __always_inline int qmap_fifo_remove(struct task_ctx __arena *taskc_a)
 {
-	struct qmap_fifo __arena *fifo;
+	struct task_ctx *taskc = (struct task_ctx *)taskc_a;
+	struct qmap_fifo *fifo;
 	struct bpf_res_spin_lock *lock;
 	int ret = 0, i;
+	s32 idx;
 
 	for (i = 0; i < QMAP_LOCK_RETRIES; i++) {
 		/* Unlocked peek: only picks which lock to take. */
-		fifo = READ_ONCE(taskc->fifo);
+		fifo = (struct qmap_fifo *)READ_ONCE(taskc->fifo);
 		if (!fifo)
 			return -ENOENT;
-		lock = qmap_fifo_lock(fifo->idx);
+		idx = fifo->idx;
+		lock = qmap_fifo_lock(idx);
 		ret = qmap_lock(lock);
 		if (ret)
 			continue;
 		/* Re-check under the lock: a concurrent pop may have taken it. */
-		if (taskc->fifo != fifo) {
+		fifo = (struct qmap_fifo *)taskc->fifo;
+		if (!fifo || fifo->idx != idx) {
 			bpf_res_spin_unlock(lock);
 			return -ENOENT;
 		}
-		qmap_fifo_unlink(fifo, taskc);
+		fifo = (struct qmap_fifo *)qmap_fifo_at(taskc->fifo, idx);
+		qmap_fifo_unlink((struct qmap_fifo __arena *)fifo, taskc_a);
 		fifo->nr_removed++;
 		bpf_res_spin_unlock(lock);
 		return 0;
@@ -204,22 +259,23 @@ static __always_inline int qmap_fifo_remove(struct task_ctx __arena *taskc)
 }
 
 /*
- * Thread @nr contexts starting at @slab onto the free list headed by *@head.
+ * Thread @nr contexts starting at @slab_a onto the free list headed by *@head.
  * Runs before the scheduler is attached: no lock needed.
  */
-static __always_inline void qmap_slab_init(struct task_ctx __arena *slab, u32 nr,
+static __always_inline void qmap_slab_init(struct task_ctx __arena *slab_a, u32 nr,
 					   struct task_ctx __arena * __arena *head)
 {
+	struct task_ctx *slab = (struct task_ctx *)slab_a;
 	u32 i;
 
 	for (i = 0; i < nr && can_loop; i++) {
-		slab[i].next_free = (i + 1 < nr) ? &slab[i + 1] : NULL;
+		slab[i].next_free = (i + 1 < nr) ? &slab_a[i + 1] : NULL;
 		slab[i].fifo = NULL;
 		slab[i].q_next = NULL;
 		slab[i].q_prev = NULL;
 		slab[i].in_use = 0;
 	}
-	*head = nr ? &slab[0] : NULL;
+	*head = nr ? slab_a : NULL;
 }
 
 /* Take a context off the free list; NULL if exhausted or the lock failed. */
@@ -227,11 +283,13 @@ static __always_inline struct task_ctx __arena *
 qmap_slab_alloc(struct task_ctx __arena * __arena *head, s32 pid)
 {
 	struct bpf_res_spin_lock *lock = qmap_slab_lock();
-	struct task_ctx __arena *taskc;
+	struct task_ctx __arena *taskc_a;
+	struct task_ctx *taskc;
 
 	if (qmap_lock(lock))
 		return NULL;
-	taskc = *head;
+	taskc_a = *head;
+	taskc = (struct task_ctx *)taskc_a;
 	if (taskc)
 		*head = taskc->next_free;
 	bpf_res_spin_unlock(lock);
@@ -248,18 +306,19 @@ qmap_slab_alloc(struct task_ctx __arena * __arena *head, s32 pid)
 	taskc->in_use = 1;
 	taskc->highpri = 0;
 	taskc->force_local = 0;
-	return taskc;
+	return taskc_a;
 }
 
 /*
- * Return @taskc, which must not be queued, to the free list.  A failed lock
+ * Return @taskc_a, which must not be queued, to the free list.  A failed lock
  * is retried like remove: a context dropped here would shrink the slab for
  * good.  Returns 0 or the lock error.
  */
 static __always_inline int qmap_slab_free(struct task_ctx __arena * __arena *head,
-					  struct task_ctx __arena *taskc)
+					  struct task_ctx __arena *taskc_a)
 {
 	struct bpf_res_spin_lock *lock = qmap_slab_lock();
+	struct task_ctx *taskc = (struct task_ctx *)taskc_a;
 	int ret = 0, i;
 
 	for (i = 0; i < QMAP_LOCK_RETRIES; i++) {
@@ -268,12 +327,11 @@ static __always_inline int qmap_slab_free(struct task_ctx __arena * __arena *hea
 			continue;
 		taskc->in_use = 0;
 		taskc->next_free = *head;
-		*head = taskc;
+		*head = taskc_a;
 		bpf_res_spin_unlock(lock);
 		return 0;
 	}
 	return ret;
 }
 
-#endif /* !AQMAP_LIST_TYPES_ONLY */
-#endif /* __AQMAP_LIST_H */
+#endif /* __AQMAP_LIST_FUNCS */

@@ -1,0 +1,189 @@
+#include "report.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "scheduler.hpp"
+
+namespace aq {
+namespace {
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += ' ';
+        else out += c;
+    }
+  }
+  return out;
+}
+
+std::string case_verdict(const CaseResult& c) {
+  if (!c.failures.empty()) return "FAIL";
+  return c.skipped.empty() ? "PASS" : "SKIPPED";
+}
+
+// "7.2.13+deb14-cloud-amd64" -> "7.2"
+std::string kernel_series(const std::string& release) {
+  auto dot = release.find('.');
+  if (dot == std::string::npos) return release;
+  auto end = release.find_first_not_of("0123456789", dot + 1);
+  return release.substr(0, end);
+}
+
+}  // namespace
+
+std::string reproduction_command(const RunConfig& cfg, const std::string& kernel) {
+  std::string cmd = cfg.command_line;
+  if (cmd.find("--seed") == std::string::npos) cmd += fmt::format(" --seed {}", cfg.seed);
+  return fmt::format("aqcheck vm --kernel {} -- {}   # kernel {}", kernel_series(kernel), cmd, kernel);
+}
+
+nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::string& repro) {
+  using nlohmann::json;
+  json cases = json::array();
+  json all_failures = json::array();
+  for (const auto& c : res.cases) {
+    for (const auto& f : c.failures) all_failures.push_back(c.name + ": " + f);
+    cases.push_back({
+        {"name", c.name},
+        {"purpose", c.purpose},
+        {"verdict", case_verdict(c)},
+        {"skipped", c.skipped},
+        {"duration_s", c.duration_s},
+        {"wall_s", c.wall_s},
+        {"attach_uptime_s", c.attach_uptime_s},
+        {"stress", {{"argv", c.stress_argv}, {"exit", c.stress_exit}, {"bogo_ops", c.bogo_ops},
+                    {"baseline_bogo_ops", c.baseline_bogo_ops}}},
+        {"exit", {{"kind", c.exit_kind}, {"kind_name", exit_kind_name(c.exit_kind)}, {"reason", c.exit_reason},
+                  {"msg", c.exit_msg}}},
+        {"counters", c.counters},
+        {"audit", {{"audits", c.audits}, {"max_ms", c.audit_max_ms}, {"entries_max", c.audit_entries_max},
+                   {"stale_entries", c.stale_entries}, {"fifo_len_max", c.fifo_len_max}}},
+        {"slab", {{"free", c.slab_free}, {"total", c.slab_total}}},
+        {"failures", c.failures},
+    });
+  }
+  const auto& o = cfg.sched;
+  return {
+      {"schema", "aqcheck-report/1"},
+      {"verdict", res.passed() ? "PASS" : "FAIL"},
+      {"kernel", res.kernel},
+      {"seed", cfg.seed},
+      {"command", cfg.command_line},
+      {"reproduce", repro},
+      {"sched_ext_ops", res.sched_ext_ops},
+      {"scheduler",
+       {{"name", "scx_aqmap"},
+        {"variant", o.variant},
+        {"options",
+         {{"slice_us", o.slice_us}, {"dsp_batch", o.dsp_batch}, {"highpri_boosting", o.highpri_boosting},
+          {"max_tasks", o.max_tasks}, {"error_after_enqueues", o.error_after_enqueues},
+          {"fail_lock_every", o.fail_lock_every}}}}},
+      {"audit_interval_ms", cfg.audit_interval_ms},
+      {"cases", cases},
+      {"failures", all_failures},
+  };
+}
+
+std::string to_junit(const RunResult& res, const std::string& repro) {
+  int failures = 0, skipped = 0;
+  double total = 0;
+  for (const auto& c : res.cases) {
+    failures += !c.failures.empty();
+    skipped += c.failures.empty() && !c.skipped.empty();
+    total += c.wall_s;
+  }
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  x += fmt::format("<testsuite name=\"aqcheck\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n",
+                   res.cases.size(), failures, skipped, total);
+  x += fmt::format("  <properties><property name=\"kernel\" value=\"{}\"/>"
+                   "<property name=\"reproduce\" value=\"{}\"/></properties>\n",
+                   xml_escape(res.kernel), xml_escape(repro));
+  for (const auto& c : res.cases) {
+    x += fmt::format("  <testcase classname=\"aqcheck.{}\" name=\"{}\" time=\"{:.3f}\">\n",
+                     xml_escape(res.kernel), xml_escape(c.name), c.wall_s);
+    if (!c.failures.empty()) {
+      std::string body;
+      for (const auto& f : c.failures) body += f + "\n";
+      x += fmt::format("    <failure message=\"{}\">{}reproduce: {}</failure>\n", xml_escape(c.failures.front()),
+                       xml_escape(body), xml_escape(repro));
+    } else if (!c.skipped.empty()) {
+      x += fmt::format("    <skipped message=\"{}\"/>\n", xml_escape(c.skipped));
+    }
+    x += "  </testcase>\n";
+  }
+  x += "</testsuite>\n";
+  return x;
+}
+
+std::string to_markdown(const RunResult& res, const std::string& repro) {
+  std::string m = fmt::format("# aqcheck: {}\n\nKernel `{}`. Reproduce: `{}`\n\n", res.passed() ? "PASS" : "FAIL",
+                              res.kernel, repro);
+  m += "| workload | verdict | removals | sched changes | audits | max audit ms | stale | wall s |\n";
+  m += "|---|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& c : res.cases) {
+    auto get = [&](const char* k) {
+      auto it = c.counters.find(k);
+      return it == c.counters.end() ? 0ULL : static_cast<unsigned long long>(it->second);
+    };
+    m += fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {} | {:.1f} |\n", c.name, case_verdict(c),
+                     get("nr_deq_removed"), get("nr_deq_sched_change"), c.audits, c.audit_max_ms, c.stale_entries,
+                     c.wall_s);
+  }
+  for (const auto& c : res.cases) {
+    if (!c.skipped.empty()) m += fmt::format("\n- **{}** skipped: {}", c.name, c.skipped);
+    for (const auto& f : c.failures) m += fmt::format("\n- **{}**: {}", c.name, f);
+  }
+  return m + "\n";
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (!f) throw std::runtime_error(fmt::format("{}: {}", tmp, std::strerror(errno)));
+  bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size();
+  ok = (std::fflush(f) == 0) && ok;
+  ok = (::fsync(::fileno(f)) == 0) && ok;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    std::remove(tmp.c_str());
+    throw std::runtime_error(fmt::format("{}: {}", path, std::strerror(e)));
+  }
+}
+
+void write_reports(const RunConfig& cfg, const RunResult& res, const std::string& repro) {
+  if (!cfg.json.empty()) write_file_atomic(cfg.json, to_json(cfg, res, repro).dump(2) + "\n");
+  if (!cfg.junit.empty()) write_file_atomic(cfg.junit, to_junit(res, repro));
+  if (!cfg.markdown.empty()) write_file_atomic(cfg.markdown, to_markdown(res, repro));
+}
+
+void print_verdict(const RunResult& res, const RunConfig& cfg, const std::string& repro) {
+  std::size_t nfail = 0;
+  for (const auto& c : res.cases) nfail += c.failures.size();
+  fmt::print("\n");
+  for (const auto& c : res.cases) {
+    if (!c.skipped.empty()) fmt::print("SKIPPED {}: {}\n", c.name, c.skipped);
+    for (const auto& f : c.failures) fmt::print("  - {}: {}\n", c.name, f);
+  }
+  if (res.passed())
+    fmt::print("aqcheck verdict: PASS ({} case(s), kernel {}, seed {})\n", res.cases.size(), res.kernel, cfg.seed);
+  else
+    fmt::print("aqcheck verdict: FAIL ({} reason(s), kernel {}, seed {})\n", nfail, res.kernel, cfg.seed);
+  if (!res.passed()) fmt::print("reproduce: {}\n", repro);
+  std::fflush(stdout);
+}
+
+}  // namespace aq

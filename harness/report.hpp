@@ -1,0 +1,25 @@
+// Reports of a run: JSON (schema in docs/report.md), JUnit XML and a markdown
+// summary, each written atomically; and the verdict printed on stdout.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "run.hpp"
+
+namespace aq {
+
+std::string reproduction_command(const RunConfig& cfg, const std::string& kernel);
+nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::string& repro);
+std::string to_junit(const RunResult& res, const std::string& repro);
+std::string to_markdown(const RunResult& res, const std::string& repro);
+
+// Writes every report the config asks for; throws std::runtime_error.
+void write_reports(const RunConfig& cfg, const RunResult& res, const std::string& repro);
+// Writes path through a temporary file and rename(): never half a report.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+void print_verdict(const RunResult& res, const RunConfig& cfg, const std::string& repro);
+
+}  // namespace aq

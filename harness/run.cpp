@@ -1,0 +1,331 @@
+#include "run.hpp"
+
+#include <fmt/format.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include "audit.hpp"
+#include "exit_codes.hpp"
+#include "kmsg.hpp"
+#include "report.hpp"
+#include "stats.hpp"
+#include "stress.hpp"
+#include "vm.hpp"
+#include "workload.hpp"
+
+namespace aq {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::atomic<int> g_signal{0};
+void on_signal(int sig) { g_signal = sig; }
+
+// How long stress-ng may overrun its --timeout before it counts as hung.
+constexpr int kStressGraceS = 30;
+constexpr int kStateTimeoutMs = 5000;
+
+// What to run for one case: a workload file, or raw --stress arguments.
+struct CaseSpec {
+  std::string name;
+  std::string purpose;
+  std::vector<std::string> stress_args;
+  int duration_s = 10;
+  std::optional<Workload> workload;
+  std::string skip;  // why this machine cannot run it ("" = runnable)
+};
+
+double uptime_s() {
+  std::ifstream in("/proc/uptime");
+  double up = 0;
+  in >> up;
+  return up;
+}
+
+std::string kernel_release() {
+  utsname u{};
+  ::uname(&u);
+  return u.release;
+}
+
+std::vector<std::string> split_args(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ' ' || c == '\t') {
+      if (!cur.empty()) out.push_back(std::move(cur)), cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// Workload files are parsed and checked against the real stress-ng before
+// anything is attached.  Throws WorkloadError.
+std::vector<CaseSpec> resolve_cases(const RunConfig& cfg) {
+  std::vector<CaseSpec> cases;
+  if (!cfg.workload.empty()) {
+    std::vector<Workload> ws;
+    if (cfg.workload.find('/') != std::string::npos || cfg.workload.ends_with(".job"))
+      ws.push_back(load_workload(cfg.workload));
+    else
+      ws = find_workload(cfg.workload, cfg.workloads_dir.empty() ? default_workloads_dir() : cfg.workloads_dir);
+    for (auto& w : ws) {
+      validate_with_stress_ng(w, cfg.stress_ng);
+      CaseSpec c{w.name, w.purpose, w.stress_args,
+                 cfg.duration_s ? cfg.duration_s : static_cast<int>(w.duration_s), w, ""};
+      if (auto why = unmet_requirement(w, static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN))))
+        c.skip = *why;
+      cases.push_back(std::move(c));
+    }
+  } else {
+    auto args = split_args(cfg.stress.empty() ? "--cpu 2 --switch 2 --fork 1" : cfg.stress);
+    cases.push_back({"stress", "ad-hoc stress-ng run", args, cfg.duration_s ? cfg.duration_s : 10, {}});
+  }
+  return cases;
+}
+
+void print_progress(int secs, const qmap_arena& qa, const CaseResult& r) {
+  auto s = read_stats(qa.stats);
+  std::string lens;
+  for (int i = 0; i < QMAP_NR_FIFOS; i++)
+    lens += fmt::format("{}{}", i ? " " : "", __atomic_load_n(&qa.fifos[i].len, __ATOMIC_RELAXED));
+  fmt::print("[{:>4}s] {} enq={} disp={} direct={} deq={} removed={} sched_change={} fifo_moves={} "
+             "lens=[{}] audits={} stale={} lockfail(enq/pop/inj)={}/{}/{}\n",
+             secs, r.name, s["nr_enqueued"], s["nr_dispatched"], s["nr_direct"], s["nr_dequeued"],
+             s["nr_deq_removed"], s["nr_deq_sched_change"], s["nr_fifo_changes"], lens, r.audits,
+             r.stale_entries, s["nr_enq_lock_fallback"], s["nr_pop_lock_fail"], s["nr_lock_injected"]);
+  std::fflush(stdout);
+}
+
+void add_failure(CaseResult& r, std::string why) {
+  if (std::find(r.failures.begin(), r.failures.end(), why) == r.failures.end())
+    r.failures.push_back(std::move(why));
+}
+
+// Fault injection must have bitten, and every bite must have been absorbed.
+void check_fault_injection(const RunConfig& cfg, CaseResult& r) {
+  if (!cfg.sched.fail_lock_every) return;
+  auto& c = r.counters;
+  if (!c["nr_lock_injected"])
+    add_failure(r, "fault injection: no lock acquisition was failed");
+  else if (!c["nr_enq_lock_fallback"] && !c["nr_pop_lock_fail"])
+    add_failure(r, fmt::format("fault injection: {} failed acquisitions but no fallback counted",
+                               c["nr_lock_injected"]));
+}
+
+void check_coverage_of(const CaseSpec& spec, CaseResult& r) {
+  if (spec.workload) {
+    for (auto& why : check_coverage(*spec.workload, r.counters)) add_failure(r, why);
+    return;
+  }
+  for (const char* k : {"nr_enqueued", "nr_dispatched"})
+    if (!r.counters[k]) add_failure(r, fmt::format("no coverage: {} = 0 (stress)", k));
+}
+
+// The run of one case under one attach.  Throws LoadError when the
+// scheduler cannot be loaded or attached at all.
+CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::string& out_dir,
+                    std::string& seen_ops) {
+  CaseResult r;
+  r.name = spec.name;
+  r.purpose = spec.purpose;
+  r.duration_s = spec.duration_s;
+  const auto t0 = Clock::now();
+  const std::string yaml = fmt::format("{}/stress-{}.yaml", out_dir, spec.name);
+
+  if (cfg.baseline) {
+    fmt::print("aqcheck: {}: baseline under the default scheduler ({} s)\n", spec.name, spec.duration_s);
+    std::string base_yaml = yaml + ".baseline";
+    auto args = spec.stress_args;
+    args.insert(args.end(), {"--seed", std::to_string(cfg.seed)});
+    run_stress_blocking(cfg.stress_ng, args, spec.duration_s, base_yaml);
+    r.baseline_bogo_ops = read_bogo_ops(base_yaml);
+  }
+
+  KernelLog klog;
+  auto sched = Scheduler::load(cfg.sched);
+  sched->attach();
+  r.attach_uptime_s = uptime_s();
+  if (!wait_sched_ext_state("enabled", kStateTimeoutMs))
+    add_failure(r, fmt::format("sched_ext did not become enabled (state: '{}')", sched_ext_state()));
+  seen_ops = sched_ext_root_ops();
+  if (seen_ops != "aqmap") add_failure(r, fmt::format("root/ops is '{}', expected 'aqmap'", seen_ops));
+  fmt::print("aqcheck: {}: scx_aqmap attached (state {}, ops {}, uptime {:.2f} s)\n", spec.name,
+             sched_ext_state(), seen_ops, r.attach_uptime_s);
+
+  const qmap_arena& qa = sched->arena();
+  StaleTracker stale;
+  std::vector<std::uint64_t> fifo_max(QMAP_NR_FIFOS, 0);
+  auto args = spec.stress_args;
+  args.insert(args.end(), {"--seed", std::to_string(cfg.seed)});
+  StressChild child(cfg.stress_ng, args, spec.duration_s, yaml);
+  r.stress_argv = child.argv();
+  fmt::print("aqcheck: {}: {}\n", spec.name, fmt::join(child.argv(), " "));
+
+  const auto start = Clock::now();
+  const auto hard_deadline = start + std::chrono::seconds(spec.duration_s + kStressGraceS);
+  auto next_audit = start, next_progress = start + std::chrono::seconds(1);
+  std::string audit_error;
+  int secs = 0;
+  while (!child.poll()) {
+    if (g_signal) {
+      add_failure(r, fmt::format("interrupted by signal {}", g_signal.load()));
+      break;
+    }
+    auto now = Clock::now();
+    if (now >= hard_deadline) {
+      add_failure(r, fmt::format("stress-ng still running {} s after its timeout: killed", kStressGraceS));
+      break;
+    }
+    if (now >= next_audit) {
+      sched->run_audit();
+      const aq_audit& au = qa.audit;
+      r.audits = au.seq;
+      r.audit_entries_max = std::max<std::uint64_t>(r.audit_entries_max, au.nr_entries);
+      for (int i = 0; i < QMAP_NR_FIFOS; i++) fifo_max[i] = std::max(fifo_max[i], qa.fifos[i].len);
+      if (auto why = describe_audit_failure(au); !why.empty()) add_failure(r, why);
+      for (auto& why : stale.observe(au, now)) add_failure(r, why);
+      r.stale_entries = stale.stale_entries();
+      next_audit = now + milliseconds(cfg.audit_interval_ms);
+    }
+    if (now >= next_progress) {
+      print_progress(++secs, qa, r);
+      next_progress += std::chrono::seconds(1);
+      if (auto st = sched_ext_state(); st != "enabled") {
+        add_failure(r, fmt::format("sched_ext state changed to '{}' during the run", st));
+        break;
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  child.kill();
+  r.stress_exit = child.exit_code();
+  r.bogo_ops = read_bogo_ops(yaml);
+
+  r.counters = read_stats(qa.stats);
+  r.counters["audits"] = r.audits;
+  r.fifo_len_max = fifo_max;
+  r.audit_max_ms = static_cast<double>(qa.audit.max_ns) / 1e6;
+
+  sched->detach();
+  if (!wait_sched_ext_state("disabled", kStateTimeoutMs))
+    add_failure(r, fmt::format("sched_ext not disabled {} ms after detach (state: '{}')", kStateTimeoutMs,
+                               sched_ext_state()));
+  if (auto ei = sched->exit_info()) {
+    r.exit_kind = ei->kind;
+    r.exit_reason = ei->reason;
+    r.exit_msg = ei->msg;
+    if (ei->kind != kExitUnreg)
+      add_failure(r, fmt::format("scheduler ejected: {} (kind {}): {}{}{}", exit_kind_name(ei->kind), ei->kind,
+                                 ei->reason, ei->msg.empty() ? "" : ": ", ei->msg));
+  } else {
+    add_failure(r, "scheduler recorded no exit information");
+  }
+  r.slab_total = qa.max_tasks;
+  r.slab_free = sched->slab_free_count();
+  if (r.slab_free != r.slab_total)
+    add_failure(r, fmt::format("slab not whole after detach: {} of {} contexts free", r.slab_free, r.slab_total));
+
+  std::string kernel_text;
+  for (auto& line : klog.read_new()) kernel_text += line + "\n";
+  for (auto& bad : scan_console(kernel_text)) add_failure(r, "kernel log: " + bad);
+
+  if (r.stress_exit != 0)
+    add_failure(r, fmt::format("stress-ng failed: {} ({})", child.describe_exit(), fmt::join(child.argv(), " ")));
+  check_coverage_of(spec, r);
+  check_fault_injection(cfg, r);
+
+  r.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace
+
+bool RunResult::passed() const {
+  bool any_ran = std::any_of(cases.begin(), cases.end(), [](auto& c) { return c.skipped.empty(); });
+  bool none_failed = std::none_of(cases.begin(), cases.end(), [](auto& c) { return !c.failures.empty(); });
+  return any_ran && none_failed;
+}
+
+int run_command(const RunConfig& cfg) {
+  std::vector<CaseSpec> cases;
+  try {
+    cases = resolve_cases(cfg);
+  } catch (const WorkloadError& e) {
+    fmt::print(stderr, "aqcheck: error: bad workload: {}\n", e.what());
+    return exit_code::bad_workload;
+  }
+  if (::geteuid() != 0) {
+    fmt::print(stderr, "aqcheck: error: must run as root (it loads a BPF scheduler)\n");
+    return exit_code::not_root;
+  }
+  const std::string state = sched_ext_state();
+  if (state.empty()) {
+    fmt::print(stderr,
+               "aqcheck: error: kernel {} has no sched_ext (/sys/kernel/sched_ext/state missing); "
+               "use `aqcheck vm -- run ...`\n",
+               kernel_release());
+    return exit_code::no_sched_ext;
+  }
+  if (state != "disabled") {
+    fmt::print(stderr, "aqcheck: error: another sched_ext scheduler is active (state {}, ops '{}')\n", state,
+               sched_ext_root_ops());
+    return exit_code::load_failed;
+  }
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  RunResult res;
+  res.kernel = kernel_release();
+  char tmpl[] = "/tmp/aqcheck.XXXXXX";
+  const std::string out_dir = ::mkdtemp(tmpl) ? tmpl : "/tmp";
+  fmt::print("aqcheck: kernel {}, seed {}, {} case(s)\n", res.kernel, cfg.seed, cases.size());
+
+  for (std::size_t i = 0; i < cases.size() && !g_signal; i++) {
+    const auto& spec = cases[i];
+    fmt::print("aqcheck: [{}/{}] {}: {} ({} s)\n", i + 1, cases.size(), spec.name, spec.purpose, spec.duration_s);
+    CaseResult r;
+    if (!spec.skip.empty()) {
+      r.name = spec.name;
+      r.purpose = spec.purpose;
+      r.skipped = spec.skip;
+      fmt::print("aqcheck: [{}/{}] {}: SKIPPED: {}\n", i + 1, cases.size(), spec.name, spec.skip);
+      res.cases.push_back(std::move(r));
+      continue;
+    }
+    try {
+      r = run_case(cfg, spec, out_dir, res.sched_ext_ops);
+    } catch (const LoadError& e) {
+      fmt::print(stderr, "aqcheck: error: {}\n", e.what());
+      return exit_code::load_failed;
+    }
+    fmt::print("aqcheck: [{}/{}] {}: {} ({:.1f} s, {} audits, {} removals)\n", i + 1, cases.size(), spec.name,
+               r.passed() ? "PASS" : "FAIL", r.wall_s, r.audits, r.counters["nr_deq_removed"]);
+    res.cases.push_back(std::move(r));
+  }
+
+  const std::string repro = reproduction_command(cfg, res.kernel);
+  try {
+    write_reports(cfg, res, repro);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "aqcheck: error: writing reports: {}\n", e.what());
+    return exit_code::internal;
+  }
+  print_verdict(res, cfg, repro);
+  return res.passed() ? exit_code::pass : exit_code::fail;
+}
+
+}  // namespace aq

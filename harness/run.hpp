@@ -1,0 +1,62 @@
+// `aqcheck run`: attach scx_aqmap, drive a workload, audit the lists while it
+// runs, detach, and decide the verdict.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "scheduler.hpp"
+
+namespace aq {
+
+struct RunConfig {
+  int duration_s = 0;               // 0: the workload's own default (10 s for --stress)
+  std::string stress;               // raw stress-ng arguments
+  std::string workload;             // NAME, a .job path, or "all"
+  std::string workloads_dir;        // where NAMEs are looked up
+  std::string json, junit, markdown;  // report paths ("" = none)
+  int audit_interval_ms = 100;
+  std::uint64_t seed = 0;
+  bool baseline = false;            // also run the stress under the default scheduler first
+  std::string stress_ng = "stress-ng";
+  SchedOptions sched;
+  std::string command_line;         // how we were invoked, for the reproduction line
+};
+
+// What one workload under one attach produced.
+struct CaseResult {
+  std::string name;
+  std::string purpose;
+  std::vector<std::string> stress_argv;
+  int duration_s = 0;
+  std::map<std::string, std::uint64_t> counters;
+  std::vector<std::uint64_t> fifo_len_max;  // longest each FIFO got, as audited
+  std::uint64_t audits = 0;
+  std::uint64_t audit_entries_max = 0;
+  double audit_max_ms = 0;
+  std::uint64_t stale_entries = 0;
+  std::int64_t exit_kind = 0;
+  std::string exit_reason, exit_msg;
+  int stress_exit = -1;
+  std::map<std::string, double> bogo_ops, baseline_bogo_ops;
+  double attach_uptime_s = 0;   // /proc/uptime when attached
+  double wall_s = 0;
+  std::uint64_t slab_free = 0, slab_total = 0;
+  std::vector<std::string> failures;
+  std::string skipped;  // why it could not run here ("" = it ran)
+  bool passed() const { return failures.empty() && skipped.empty(); }
+};
+
+struct RunResult {
+  std::string kernel;            // uname -r
+  std::string sched_ext_ops;     // root/ops seen while attached
+  std::vector<CaseResult> cases;
+  bool passed() const;  // no failures (skipped cases are listed, not failures)
+};
+
+// Runs everything the config asks for; returns an aq::exit_code value.
+int run_command(const RunConfig& cfg);
+
+}  // namespace aq
