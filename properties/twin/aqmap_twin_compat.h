@@ -50,14 +50,15 @@ typedef uint64_t u64;
  * peek at taskc->fifo, only used to pick which lock to take).  The writers
  * are plain aligned stores under the FIFO lock.  The kernel (KCSAN with its
  * default CONFIG_KCSAN_ASSUME_PLAIN_WRITES_ATOMIC) accepts that pairing, so
- * we model it the same way: a relaxed atomic load that ThreadSanitizer does
- * not instrument.  no_sanitize also keeps LLVM from inlining it into
- * instrumented callers.  Every other access stays fully checked.
+ * we model it the same way: the kernel's volatile load, in a function
+ * ThreadSanitizer does not instrument (it would still instrument an atomic
+ * builtin, and report it against the plain stores).  noinline keeps it out
+ * of instrumented callers.  Every other access stays fully checked.
  */
 template <typename T>
 __attribute__((no_sanitize("thread"), noinline)) T aq_read_once(const T &x)
 {
-	return __atomic_load_n(&x, __ATOMIC_RELAXED);
+	return *(const volatile T *)&x;
 }
 #define READ_ONCE(x) aq_read_once(x)
 
