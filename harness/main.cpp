@@ -38,6 +38,11 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_option("--seed", cfg.seed, "stress-ng random seed (default: random, printed)");
   run.add_option("--audit-interval-ms", cfg.audit_interval_ms, "period of the in-kernel list audit")
       ->check(CLI::Range(1, 60000));
+  run.add_option("--cycles", cfg.cycles, "attach and detach the scheduler N times during each case")
+      ->check(CLI::Range(1, 1000));
+  run.add_option("--sigkill-after", cfg.sigkill_after_s,
+                 "instead of auditing: SIGKILL a second aqcheck S s after it attached and time the detach")
+      ->check(CLI::Range(1, 600));
   run.add_flag("--baseline", cfg.baseline, "first run the same stress under the default scheduler");
   run.add_option("--stress-ng", cfg.stress_ng, "stress-ng binary");
   auto& s = cfg.sched;
@@ -55,7 +60,7 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_main(int argc, char** argv) {
   // `aqcheck vm ... -- run ...`: everything after "--" is for the guest.
   std::vector<std::string> guest_args;
   int own_argc = argc;
@@ -128,10 +133,26 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "aqcheck: error: bad workload: {}\n", e.what());
       return aq::exit_code::bad_workload;
     }
+    // The guest looks workload NAMEs up at the same absolute path as here.
+    vm_opts.guest_files.push_back(guest_cfg.workloads_dir.empty() ? aq::default_workloads_dir()
+                                                                  : guest_cfg.workloads_dir);
+    // A run that makes the scheduler fail on purpose expects its kernel line.
+    if (guest_cfg.sched.error_after_enqueues) vm_opts.console_allow.push_back("disabled (runtime error)");
     return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
   }
 
   if (cfg.seed == 0) cfg.seed = std::random_device{}() & 0x7fffffff;
   cfg.command_line = "run " + join_args(std::vector<std::string>(argv + 2, argv + own_argc));
   return aq::run_command(cfg);
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {
+    // Anything not foreseen still ends in one line and its own code; the
+    // scheduler, if attached, was detached by its destructor on the way here.
+    fmt::print(stderr, "aqcheck: error: {}\n", e.what());
+    return aq::exit_code::internal;
+  }
 }

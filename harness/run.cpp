@@ -1,15 +1,21 @@
 #include "run.hpp"
 
 #include <fmt/format.h>
+#include <sched.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <csignal>
 #include <fstream>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "audit.hpp"
@@ -91,12 +97,13 @@ std::vector<CaseSpec> resolve_cases(const RunConfig& cfg) {
     }
   } else {
     auto args = split_args(cfg.stress.empty() ? "--cpu 2 --switch 2 --fork 1" : cfg.stress);
-    cases.push_back({"stress", "ad-hoc stress-ng run", args, cfg.duration_s ? cfg.duration_s : 10, {}});
+    cases.push_back({"stress", "ad-hoc stress-ng run", args, cfg.duration_s ? cfg.duration_s : 10, {}, ""});
   }
   return cases;
 }
 
-void print_progress(int secs, const qmap_arena& qa, const CaseResult& r) {
+void print_progress(int secs, const qmap_arena& qa, const CaseResult& r, std::uint64_t audits,
+                    std::uint64_t stale) {
   auto s = read_stats(qa.stats);
   std::string lens;
   for (int i = 0; i < QMAP_NR_FIFOS; i++)
@@ -104,8 +111,8 @@ void print_progress(int secs, const qmap_arena& qa, const CaseResult& r) {
   fmt::print("[{:>4}s] {} enq={} disp={} direct={} deq={} removed={} sched_change={} fifo_moves={} "
              "lens=[{}] audits={} stale={} lockfail(enq/pop/inj)={}/{}/{}\n",
              secs, r.name, s["nr_enqueued"], s["nr_dispatched"], s["nr_direct"], s["nr_dequeued"],
-             s["nr_deq_removed"], s["nr_deq_sched_change"], s["nr_fifo_changes"], lens, r.audits,
-             r.stale_entries, s["nr_enq_lock_fallback"], s["nr_pop_lock_fail"], s["nr_lock_injected"]);
+             s["nr_deq_removed"], s["nr_deq_sched_change"], s["nr_fifo_changes"], lens, r.audits + audits,
+             r.stale_entries + stale, s["nr_enq_lock_fallback"], s["nr_pop_lock_fail"], s["nr_lock_injected"]);
   std::fflush(stdout);
 }
 
@@ -134,7 +141,103 @@ void check_coverage_of(const CaseSpec& spec, CaseResult& r) {
     if (!r.counters[k]) add_failure(r, fmt::format("no coverage: {} = 0 (stress)", k));
 }
 
-// The run of one case under one attach.  Throws LoadError when the
+// One attach of the scheduler: load, attach and confirm; audits while it
+// runs; detach and collect.  Used once per case, or N times in --cycles mode.
+class Attachment {
+ public:
+  Attachment(const RunConfig& cfg, CaseResult& r, std::string& seen_ops)
+      : cfg_(cfg), r_(r), sched_(Scheduler::load(cfg.sched)) {
+    sched_->attach();
+    r_.attach_uptime_s = uptime_s();
+    if (!wait_sched_ext_state("enabled", kStateTimeoutMs))
+      add_failure(r_, fmt::format("sched_ext did not become enabled (state: '{}')", sched_ext_state()));
+    seen_ops = sched_ext_root_ops();
+    if (seen_ops != "aqmap") add_failure(r_, fmt::format("root/ops is '{}', expected 'aqmap'", seen_ops));
+  }
+
+  const qmap_arena& arena() const { return sched_->arena(); }
+
+  // One in-kernel audit, judged: list corruption now, stale entries across audits.
+  void audit(Clock::time_point now) {
+    sched_->run_audit();
+    const qmap_arena& qa = arena();
+    const aq_audit& au = qa.audit;
+    audits_ = au.seq;
+    r_.audit_entries_max = std::max<std::uint64_t>(r_.audit_entries_max, au.nr_entries);
+    r_.fifo_len_max.resize(QMAP_NR_FIFOS);
+    for (int i = 0; i < QMAP_NR_FIFOS; i++) r_.fifo_len_max[i] = std::max(r_.fifo_len_max[i], qa.fifos[i].len);
+    if (auto why = describe_audit_failure(au); !why.empty()) add_failure(r_, why);
+    for (auto& why : stale_.observe(au, now)) {
+      if (stale_.stale_entries() <= kStaleListed) add_failure(r_, why);
+    }
+  }
+
+  std::uint64_t audits() const { return audits_; }
+  std::uint64_t stale_entries() const { return stale_.stale_entries(); }
+
+  // Detach; the exit record, the slab and the counters go into the result.
+  void finish() {
+    const qmap_arena& qa = arena();
+    for (auto& [k, v] : read_stats(qa.stats)) r_.counters[k] += v;
+    r_.counters["audits"] += audits_;
+    r_.audits += audits_;
+    r_.stale_entries += stale_.stale_entries();
+    if (stale_.stale_entries() > kStaleListed)
+      add_failure(r_, fmt::format("dequeue did not remove: {} stale entries in all ({} listed)",
+                                  stale_.stale_entries(), kStaleListed));
+    r_.audit_max_ms = std::max(r_.audit_max_ms, static_cast<double>(qa.audit.max_ns) / 1e6);
+
+    sched_->detach();
+    if (!wait_sched_ext_state("disabled", kStateTimeoutMs))
+      add_failure(r_, fmt::format("sched_ext not disabled {} ms after detach (state: '{}')", kStateTimeoutMs,
+                                  sched_ext_state()));
+    if (auto ei = sched_->exit_info()) {
+      r_.exit_kind = ei->kind;
+      r_.exit_reason = ei->reason;
+      r_.exit_msg = ei->msg;
+      if (ei->kind != kExitUnreg)
+        add_failure(r_, fmt::format("scheduler ejected: {} (kind {}): {}{}{}", exit_kind_name(ei->kind), ei->kind,
+                                    ei->reason, ei->msg.empty() ? "" : ": ", ei->msg));
+    } else {
+      add_failure(r_, "scheduler recorded no exit information");
+    }
+    r_.slab_total = qa.max_tasks;
+    r_.slab_free = sched_->slab_free_count();
+    if (r_.slab_free != r_.slab_total)
+      add_failure(r_, fmt::format("slab not whole after detach: {} of {} contexts free", r_.slab_free,
+                                  r_.slab_total));
+  }
+
+ private:
+  static constexpr std::uint64_t kStaleListed = 10;
+  const RunConfig& cfg_;
+  CaseResult& r_;
+  std::unique_ptr<Scheduler> sched_;
+  StaleTracker stale_;
+  std::uint64_t audits_ = 0;
+};
+
+// Raises the calling thread to SCHED_FIFO for its lifetime: the observer must
+// not be starved by what it observes, and sched_ext does not schedule RT tasks.
+class RealtimeScope {
+ public:
+  RealtimeScope() {
+    sched_param rt{};
+    rt.sched_priority = 10;
+    ok_ = ::sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
+    if (!ok_) fmt::print("aqcheck: warning: no SCHED_FIFO for the audit loop: {}\n", std::strerror(errno));
+  }
+  ~RealtimeScope() {
+    sched_param normal{};
+    if (ok_) ::sched_setscheduler(0, SCHED_OTHER, &normal);
+  }
+
+ private:
+  bool ok_ = false;
+};
+
+// The run of one case: one attach for the whole stress run, or --cycles
+// attaches in turn while the stress keeps running.  Throws LoadError when the
 // scheduler cannot be loaded or attached at all.
 CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::string& out_dir,
                     std::string& seen_ops) {
@@ -144,99 +247,68 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   r.duration_s = spec.duration_s;
   const auto t0 = Clock::now();
   const std::string yaml = fmt::format("{}/stress-{}.yaml", out_dir, spec.name);
+  auto args = spec.stress_args;
+  args.insert(args.end(), {"--seed", std::to_string(cfg.seed)});
 
   if (cfg.baseline) {
     fmt::print("aqcheck: {}: baseline under the default scheduler ({} s)\n", spec.name, spec.duration_s);
-    std::string base_yaml = yaml + ".baseline";
-    auto args = spec.stress_args;
-    args.insert(args.end(), {"--seed", std::to_string(cfg.seed)});
-    run_stress_blocking(cfg.stress_ng, args, spec.duration_s, base_yaml);
-    r.baseline_bogo_ops = read_bogo_ops(base_yaml);
+    run_stress_blocking(cfg.stress_ng, args, spec.duration_s, yaml + ".baseline");
+    r.baseline_bogo_ops = read_bogo_ops(yaml + ".baseline");
   }
 
   KernelLog klog;
-  auto sched = Scheduler::load(cfg.sched);
-  sched->attach();
-  r.attach_uptime_s = uptime_s();
-  if (!wait_sched_ext_state("enabled", kStateTimeoutMs))
-    add_failure(r, fmt::format("sched_ext did not become enabled (state: '{}')", sched_ext_state()));
-  seen_ops = sched_ext_root_ops();
-  if (seen_ops != "aqmap") add_failure(r, fmt::format("root/ops is '{}', expected 'aqmap'", seen_ops));
+  const int cycles = std::max(cfg.cycles, 1);
+  const auto cycle_len = milliseconds(spec.duration_s * 1000 / cycles);
+  auto att = std::make_unique<Attachment>(cfg, r, seen_ops);
   fmt::print("aqcheck: {}: scx_aqmap attached (state {}, ops {}, uptime {:.2f} s)\n", spec.name,
              sched_ext_state(), seen_ops, r.attach_uptime_s);
 
-  const qmap_arena& qa = sched->arena();
-  StaleTracker stale;
-  std::vector<std::uint64_t> fifo_max(QMAP_NR_FIFOS, 0);
-  auto args = spec.stress_args;
-  args.insert(args.end(), {"--seed", std::to_string(cfg.seed)});
   StressChild child(cfg.stress_ng, args, spec.duration_s, yaml);
   r.stress_argv = child.argv();
   fmt::print("aqcheck: {}: {}\n", spec.name, fmt::join(child.argv(), " "));
 
-  const auto start = Clock::now();
-  const auto hard_deadline = start + std::chrono::seconds(spec.duration_s + kStressGraceS);
-  auto next_audit = start, next_progress = start + std::chrono::seconds(1);
-  std::string audit_error;
-  int secs = 0;
-  while (!child.poll()) {
-    if (g_signal) {
-      add_failure(r, fmt::format("interrupted by signal {}", g_signal.load()));
-      break;
-    }
-    auto now = Clock::now();
-    if (now >= hard_deadline) {
-      add_failure(r, fmt::format("stress-ng still running {} s after its timeout: killed", kStressGraceS));
-      break;
-    }
-    if (now >= next_audit) {
-      sched->run_audit();
-      const aq_audit& au = qa.audit;
-      r.audits = au.seq;
-      r.audit_entries_max = std::max<std::uint64_t>(r.audit_entries_max, au.nr_entries);
-      for (int i = 0; i < QMAP_NR_FIFOS; i++) fifo_max[i] = std::max(fifo_max[i], qa.fifos[i].len);
-      if (auto why = describe_audit_failure(au); !why.empty()) add_failure(r, why);
-      for (auto& why : stale.observe(au, now)) add_failure(r, why);
-      r.stale_entries = stale.stale_entries();
-      next_audit = now + milliseconds(cfg.audit_interval_ms);
-    }
-    if (now >= next_progress) {
-      print_progress(++secs, qa, r);
-      next_progress += std::chrono::seconds(1);
-      if (auto st = sched_ext_state(); st != "enabled") {
-        add_failure(r, fmt::format("sched_ext state changed to '{}' during the run", st));
+  {
+    RealtimeScope realtime;
+    const auto start = Clock::now();
+    const auto hard_deadline = start + std::chrono::seconds(spec.duration_s + kStressGraceS);
+    auto next_audit = start, next_progress = start + std::chrono::seconds(1), next_cycle = start + cycle_len;
+    int secs = 0, cycle = 1;
+    while (!child.poll()) {
+      if (g_signal) {
+        add_failure(r, fmt::format("interrupted by signal {}", g_signal.load()));
         break;
       }
+      auto now = Clock::now();
+      if (now >= hard_deadline) {
+        add_failure(r, fmt::format("stress-ng still running {} s after its timeout: killed", kStressGraceS));
+        break;
+      }
+      if (now >= next_audit) {
+        att->audit(now);
+        next_audit = now + milliseconds(cfg.audit_interval_ms);
+      }
+      if (now >= next_progress) {
+        print_progress(++secs, att->arena(), r, att->audits(), att->stale_entries());
+        next_progress += std::chrono::seconds(1);
+        if (auto st = sched_ext_state(); st != "enabled") {
+          add_failure(r, fmt::format("sched_ext state changed to '{}' during the run", st));
+          break;
+        }
+      }
+      if (cycles > 1 && now >= next_cycle && cycle < cycles) {
+        att->finish();
+        att = std::make_unique<Attachment>(cfg, r, seen_ops);
+        next_cycle += cycle_len;
+        cycle++;
+      }
+      std::this_thread::sleep_for(milliseconds(5));
     }
-    std::this_thread::sleep_for(milliseconds(5));
+    child.kill();
+    att->finish();
+    if (cycles > 1) fmt::print("aqcheck: {}: {} attach/detach cycles under load\n", spec.name, cycle);
   }
-  child.kill();
   r.stress_exit = child.exit_code();
   r.bogo_ops = read_bogo_ops(yaml);
-
-  r.counters = read_stats(qa.stats);
-  r.counters["audits"] = r.audits;
-  r.fifo_len_max = fifo_max;
-  r.audit_max_ms = static_cast<double>(qa.audit.max_ns) / 1e6;
-
-  sched->detach();
-  if (!wait_sched_ext_state("disabled", kStateTimeoutMs))
-    add_failure(r, fmt::format("sched_ext not disabled {} ms after detach (state: '{}')", kStateTimeoutMs,
-                               sched_ext_state()));
-  if (auto ei = sched->exit_info()) {
-    r.exit_kind = ei->kind;
-    r.exit_reason = ei->reason;
-    r.exit_msg = ei->msg;
-    if (ei->kind != kExitUnreg)
-      add_failure(r, fmt::format("scheduler ejected: {} (kind {}): {}{}{}", exit_kind_name(ei->kind), ei->kind,
-                                 ei->reason, ei->msg.empty() ? "" : ": ", ei->msg));
-  } else {
-    add_failure(r, "scheduler recorded no exit information");
-  }
-  r.slab_total = qa.max_tasks;
-  r.slab_free = sched->slab_free_count();
-  if (r.slab_free != r.slab_total)
-    add_failure(r, fmt::format("slab not whole after detach: {} of {} contexts free", r.slab_free, r.slab_total));
 
   std::string kernel_text;
   for (auto& line : klog.read_new()) kernel_text += line + "\n";
@@ -247,6 +319,57 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   check_coverage_of(spec, r);
   check_fault_injection(cfg, r);
 
+  r.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
+}
+
+// SIGKILL of a running aqcheck must leave the kernel to detach the
+// scheduler: the struct_ops link dies with its last fd.  A second aqcheck
+// attaches under stress; this one kills it and times the way back to disabled.
+CaseResult run_sigkill_case(const RunConfig& cfg, const CaseSpec& spec) {
+  CaseResult r;
+  r.name = spec.name;
+  r.purpose = spec.purpose;
+  r.duration_s = spec.duration_s;
+  const auto t0 = Clock::now();
+  KernelLog klog;
+  const int child_duration = cfg.sigkill_after_s + 3;
+  std::vector<std::string> argv{"aqcheck", "run", "--duration", std::to_string(child_duration),
+                                "--seed", std::to_string(cfg.seed), "--stress", fmt::format("{}", fmt::join(spec.stress_args, " "))};
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
+  if (pid == 0) {
+    ::execv("/proc/self/exe", cargv.data());
+    ::_exit(127);
+  }
+  const auto give_up = Clock::now() + std::chrono::seconds(30);
+  while (!(sched_ext_state() == "enabled" && sched_ext_root_ops() == "aqmap") && Clock::now() < give_up)
+    std::this_thread::sleep_for(milliseconds(10));
+  if (Clock::now() >= give_up) {
+    add_failure(r, "the aqcheck to be killed never attached scx_aqmap");
+  } else {
+    std::this_thread::sleep_for(std::chrono::seconds(cfg.sigkill_after_s));
+    ::kill(pid, SIGKILL);
+    const auto killed = Clock::now();
+    const bool off = wait_sched_ext_state("disabled", kStateTimeoutMs);
+    const double secs = std::chrono::duration<double>(Clock::now() - killed).count();
+    r.counters["sigkill_to_disabled_ms"] = static_cast<std::uint64_t>(secs * 1000);
+    fmt::print("aqcheck: {}: SIGKILL -> sched_ext '{}' after {:.3f} s\n", spec.name, sched_ext_state(), secs);
+    if (!off || secs > 1.0)
+      add_failure(r, fmt::format("sched_ext still '{}' {:.3f} s after SIGKILL of aqcheck (limit 1 s)",
+                                 sched_ext_state(), secs));
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  // The killed run's stress-ng ends at its own --timeout.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::string kernel_text;
+  for (auto& line : klog.read_new()) kernel_text += line + "\n";
+  for (auto& bad : scan_console(kernel_text)) add_failure(r, "kernel log: " + bad);
+  r.exit_kind = 0;
   r.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
   return r;
 }
@@ -307,7 +430,7 @@ int run_command(const RunConfig& cfg) {
       continue;
     }
     try {
-      r = run_case(cfg, spec, out_dir, res.sched_ext_ops);
+      r = cfg.sigkill_after_s ? run_sigkill_case(cfg, spec) : run_case(cfg, spec, out_dir, res.sched_ext_ops);
     } catch (const LoadError& e) {
       fmt::print(stderr, "aqcheck: error: {}\n", e.what());
       return exit_code::load_failed;

@@ -19,8 +19,10 @@ struct RunConfig {
   std::string json, junit, markdown;  // report paths ("" = none)
   int audit_interval_ms = 100;
   std::uint64_t seed = 0;
+  int sigkill_after_s = 0;          // >0: SIGKILL a second aqcheck this long after it attached
+  int cycles = 1;                   // attach/detach this many times during each case
   bool baseline = false;            // also run the stress under the default scheduler first
-  std::string stress_ng = "stress-ng";
+  std::string stress_ng = "/usr/bin/stress-ng";
   SchedOptions sched;
   std::string command_line;         // how we were invoked, for the reproduction line
 };
