@@ -278,21 +278,29 @@ static __always_inline void qmap_slab_init(struct task_ctx __arena *slab_a, u32 
 	*head = nr ? slab_a : NULL;
 }
 
-/* Take a context off the free list; NULL if exhausted or the lock failed. */
+/*
+ * Take a context off the free list; NULL if it is exhausted or the lock
+ * failed QMAP_LOCK_RETRIES times (a task refused here ejects the scheduler).
+ */
 static __always_inline struct task_ctx __arena *
 qmap_slab_alloc(struct task_ctx __arena * __arena *head, s32 pid)
 {
 	struct bpf_res_spin_lock *lock = qmap_slab_lock();
-	struct task_ctx __arena *taskc_a;
+	struct task_ctx __arena *taskc_a = NULL;
 	struct task_ctx *taskc;
+	int i;
 
-	if (qmap_lock(lock))
-		return NULL;
-	taskc_a = *head;
+	for (i = 0; i < QMAP_LOCK_RETRIES; i++) {
+		if (qmap_lock(lock))
+			continue;
+		taskc_a = *head;
+		taskc = (struct task_ctx *)taskc_a;
+		if (taskc)
+			*head = taskc->next_free;
+		bpf_res_spin_unlock(lock);
+		break;
+	}
 	taskc = (struct task_ctx *)taskc_a;
-	if (taskc)
-		*head = taskc->next_free;
-	bpf_res_spin_unlock(lock);
 	if (!taskc)
 		return NULL;
 	taskc->next_free = NULL;

@@ -13,7 +13,8 @@ class KernelLog {
   KernelLog(const KernelLog&) = delete;
   KernelLog& operator=(const KernelLog&) = delete;
 
-  // Messages logged since the previous call (or construction), one per line.
+  // Messages logged since the previous call (or construction), one per line,
+  // with the console's "[    5.681110] " timestamp prefix.
   std::vector<std::string> read_new();
   bool available() const { return fd_ >= 0; }
 

@@ -87,8 +87,9 @@ static int run_main(int argc, char** argv) {
   vm->add_option("--timeout", vm_opts.timeout_s, "kill the guest after this many seconds")
       ->check(CLI::PositiveNumber);
   vm->add_option("--console", vm_opts.console_log, "keep the serial console log here");
-  vm->add_option("--accel", vm_opts.accel, "qemu accelerator: tcg (default) or kvm")
-      ->check(CLI::IsMember({"tcg", "kvm"}));
+  vm->add_option("--accel", vm_opts.accel,
+                 "qemu accelerator: tcg (multi-threaded, default), tcg-single (for attach/detach cycles), kvm")
+      ->check(CLI::IsMember({"tcg", "tcg-single", "kvm"}));
   vm->add_option("--cache", vm_opts.cache_dir, "aqcheck cache (kernels) made by ci/setup.sh");
 
   int exit_request = 0;
@@ -137,7 +138,7 @@ static int run_main(int argc, char** argv) {
     vm_opts.guest_files.push_back(guest_cfg.workloads_dir.empty() ? aq::default_workloads_dir()
                                                                   : guest_cfg.workloads_dir);
     // A run that makes the scheduler fail on purpose expects its kernel line.
-    if (guest_cfg.sched.error_after_enqueues) vm_opts.console_allow.push_back("disabled (runtime error)");
+    if (guest_cfg.sched.error_after_enqueues) vm_opts.console_allow.push_back("\"aqmap\" disabled (scx_bpf_error)");
     return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
   }
 

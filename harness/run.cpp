@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "audit.hpp"
+#include "churn.hpp"
 #include "exit_codes.hpp"
 #include "kmsg.hpp"
 #include "report.hpp"
@@ -269,6 +270,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
 
   {
     RealtimeScope realtime;
+    Churner churn(child.pid(), spec.workload ? spec.workload->churn : std::vector<std::string>{}, cfg.seed);
     const auto start = Clock::now();
     const auto hard_deadline = start + std::chrono::seconds(spec.duration_s + kStressGraceS);
     auto next_audit = start, next_progress = start + std::chrono::seconds(1), next_cycle = start + cycle_len;
@@ -304,6 +306,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
       std::this_thread::sleep_for(milliseconds(5));
     }
     child.kill();
+    r.counters["churn_changes"] = churn.changes();
     att->finish();
     if (cycles > 1) fmt::print("aqcheck: {}: {} attach/detach cycles under load\n", spec.name, cycle);
   }

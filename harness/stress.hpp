@@ -19,6 +19,7 @@ class StressChild {
   StressChild(const StressChild&) = delete;
   StressChild& operator=(const StressChild&) = delete;
 
+  pid_t pid() const { return pid_; }  // also its process group
   bool poll();               // true once exited
   void kill();               // SIGTERM, then SIGKILL after 2 s
   int exit_code() const { return code_; }  // 0.. or 128+signal; -1 while running

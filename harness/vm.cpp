@@ -630,6 +630,11 @@ std::vector<std::string> qemu_command(const VmOptions& o, const Kernel& kernel,
                                 "-display", "none", "-no-reboot"};
   if (o.accel == "tcg") {
     argv.insert(argv.end(), {"-accel", "tcg,thread=multi", "-cpu", "max"});
+  } else if (o.accel == "tcg-single") {
+    // One host thread for all vCPUs: slower, but cross-CPU code patching
+    // (static keys flipped by every sched_ext enable/disable) is coherent;
+    // multi-threaded TCG has been seen to Oops on int3 in __schedule there.
+    argv.insert(argv.end(), {"-accel", "tcg,thread=single", "-cpu", "max"});
   } else if (o.accel == "kvm") {
     argv.insert(argv.end(), {"-accel", "kvm", "-cpu", "host"});
   } else {
@@ -776,6 +781,19 @@ void drain(const char* tty) {
   }
 }
 
+// "[    5.681110] message": printk's timestamp prefix.
+bool is_printk_line(std::string_view line) {
+  if (line.size() < 4 || line[0] != '[') return false;
+  const auto close = line.find("] ");
+  if (close == std::string_view::npos || close < 2) return false;
+  bool dot = false;
+  for (char c : line.substr(1, close - 1)) {
+    if (c == '.') dot = true;
+    else if (c != ' ' && (c < '0' || c > '9')) return false;
+  }
+  return dot;
+}
+
 }  // namespace
 
 // --- public API -----------------------------------------------------------------
@@ -783,6 +801,9 @@ void drain(const char* tty) {
 std::vector<std::string> scan_console(const std::string& text, const std::vector<std::string>& allowed) {
   std::vector<std::string> found;
   for (const auto line : lines_of(text)) {
+    // Only the kernel's own lines ("[  12.345678] ..."): programs in the guest
+    // share the console and may print "WARNING:" about themselves.
+    if (!is_printk_line(line)) continue;
     if (std::any_of(allowed.begin(), allowed.end(), [&](const auto& a) { return contains(line, a); })) continue;
     const bool scx_disabled = contains(line, "sched_ext: ") && contains(line, " disabled (") &&
                               !contains(line, " disabled (unregistered from user space)");

@@ -98,7 +98,9 @@ bool valid_option_name(std::string_view s) {
 
 bool valid_workload_name(std::string_view s) { return valid_option_name(s); }
 
-const std::vector<std::string> header_keys = {"purpose", "duration", "expect", "requires"};
+const std::vector<std::string> header_keys = {"purpose", "duration", "expect", "requires", "churn"};
+// What the harness itself can do to the workload's tasks (harness/churn.hpp).
+const std::vector<std::string> churn_kinds = {"renice", "affinity"};
 
 // Options the harness owns or that change how long stress-ng runs.
 const std::map<std::string, std::string, std::less<>> forbidden_options = {
@@ -313,6 +315,12 @@ Workload parse_workload(std::string_view text, const std::string& path) {
             throw fail(lineno, "duplicate expect for '" + e.counter + "' (first on line " +
                                    std::to_string(e.line) + ")");
         w.expectations.push_back({std::string(counter), min, lineno});
+      } else if (*key == "churn") {
+        for (auto kind : split_ws(value)) {
+          if (std::find(churn_kinds.begin(), churn_kinds.end(), kind) == churn_kinds.end())
+            throw fail(lineno, "unknown churn '" + std::string(kind) + "' (known: " + join(churn_kinds, ", ") + ")");
+          if (std::find(w.churn.begin(), w.churn.end(), kind) == w.churn.end()) w.churn.emplace_back(kind);
+        }
       } else {  // requires
         if (requires_line)
           throw fail(lineno, "duplicate 'requires' (first on line " + std::to_string(requires_line) + ")");

@@ -56,6 +56,7 @@ struct Workload {
   unsigned duration_s = 0;                 // default run time ("# duration:")
   std::vector<Expectation> expectations;   // at least one
   unsigned requires_cpus = 1;              // "# requires: cpus >= N"
+  std::vector<std::string> churn;          // "# churn: renice affinity": done by the harness to the tasks
   std::vector<std::string> stress_args;    // stress-ng argv after argv[0], no --timeout
   std::vector<OptionLine> options;         // the body, line by line (stress_args in order)
 };

@@ -40,11 +40,18 @@ std::vector<int32_t> Model::queued_pids() const
 
 bool Model::alloc(int32_t pid, FaultScript &fs)
 {
-	if (fs.next_fails() || int(where.size()) >= capacity)
-		return false;
-	where[pid] = kNotQueued;
-	enq_seq[pid] = 0;
-	return true;
+	// Like free: the slab lock is retried; only exhaustion or a failure of
+	// every retry refuses the task.
+	for (int i = 0; i < retries; i++) {
+		if (fs.next_fails())
+			continue;
+		if (int(where.size()) >= capacity)
+			return false;
+		where[pid] = kNotQueued;
+		enq_seq[pid] = 0;
+		return true;
+	}
+	return false;
 }
 
 int Model::free(int32_t pid, FaultScript &fs)

@@ -11,6 +11,11 @@ secs=${1:?usage: run-fuzz.sh SECONDS}
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${AQ_FUZZ_BIN:-$here/../../build/default/properties/fuzz/list_fuzz}
 out=${AQ_FUZZ_OUT:-$PWD/fuzz-out}
+# Report only this run's crashes; an earlier run's are kept aside.
+if compgen -G "$out/crashes/*" >/dev/null; then
+	mkdir -p "$out/crashes.old"
+	mv "$out"/crashes/* "$out/crashes.old/"
+fi
 mkdir -p "$out/corpus" "$out/crashes"
 [[ -x $bin ]] || { echo "run-fuzz.sh: no fuzzer binary at $bin (build target list_fuzz)" >&2; exit 2; }
 
