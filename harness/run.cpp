@@ -299,6 +299,9 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
       }
       if (cycles > 1 && now >= next_cycle && cycle < cycles) {
         att->finish();
+        // Both loads map their arena at the same fixed address: the old one
+        // must be gone (and unmapped) before the next maps it.
+        att.reset();
         att = std::make_unique<Attachment>(cfg, r, seen_ops);
         next_cycle += cycle_len;
         cycle++;

@@ -1,0 +1,104 @@
+"""Shared pieces of the aqcheck pytest suite.
+
+Kernel tests need a sched_ext kernel image fetched by ci/setup.sh and qemu.
+When those are missing a kernel test is SKIPPED with the reason; with
+AQCHECK_REQUIRE_KERNEL=1 (as .ci/run sets) it FAILS instead, so CI can never
+turn green without having booted a kernel.
+"""
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+AQCHECK = pathlib.Path(os.environ.get("AQCHECK", ROOT / "build/default/harness/aqcheck"))
+CACHE = pathlib.Path(os.environ.get("AQ_CACHE", "/var/cache/aqcheck"))
+KERNEL = os.environ.get("AQ_KERNEL", "7.2")
+REQUIRE_KERNEL = os.environ.get("AQCHECK_REQUIRE_KERNEL") == "1"
+WORKLOADS_DIR = ROOT / "workloads"
+OUT = pathlib.Path(os.environ.get("AQ_TEST_OUT", ROOT / "out/pytest"))
+
+# Exit codes of aqcheck (harness/exit_codes.hpp).
+PASS, FAIL, USAGE, NOT_ROOT, NO_SCHED_EXT, NO_KERNEL, VM_TIMEOUT, BAD_WORKLOAD, LOAD_FAILED, VM_FAILED = range(10)
+
+
+def workload_names():
+    return sorted(p.stem for p in WORKLOADS_DIR.glob("*.job"))
+
+
+def kernel_missing_reason():
+    if not AQCHECK.exists():
+        return f"no aqcheck binary at {AQCHECK} (build it: cmake --preset default && cmake --build --preset default)"
+    if not (CACHE / "kernels" / KERNEL / "vmlinuz").exists():
+        return f"no sched_ext kernel {KERNEL} in {CACHE}/kernels (run ci/setup.sh --kernel {KERNEL})"
+    if not shutil.which("qemu-system-x86_64"):
+        return "qemu-system-x86_64 is not installed (run ci/setup.sh)"
+    return None
+
+
+def require_kernel():
+    reason = kernel_missing_reason()
+    if reason:
+        if REQUIRE_KERNEL:
+            pytest.fail(f"kernel test cannot run and AQCHECK_REQUIRE_KERNEL=1: {reason}")
+        pytest.skip(f"KERNEL TEST NOT RUN: {reason}")
+
+
+@dataclasses.dataclass
+class Result:
+    rc: int
+    out: str
+    report: dict | None
+    console: str
+    json_path: pathlib.Path
+
+    def case(self, name):
+        assert self.report, f"no JSON report (exit {self.rc}):\n{self.out[-3000:]}"
+        for c in self.report["cases"]:
+            if c["name"] == name:
+                return c
+        raise AssertionError(f"no case {name} in report: {[c['name'] for c in self.report['cases']]}")
+
+    def explain(self):
+        tail = "\n".join(self.out.splitlines()[-40:])
+        return f"aqcheck exit {self.rc}; last lines:\n{tail}"
+
+
+def run_aqcheck(args, timeout=600, name="run"):
+    """Runs aqcheck with args; --json/--console are added under OUT/name."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    json_path = OUT / f"{name}.json"
+    console = OUT / f"{name}.console.log"
+    for p in (json_path, console):
+        if p.exists():
+            p.unlink()
+    args = list(args)
+    if args and args[0] == "vm":
+        sep = args.index("--") if "--" in args else len(args)
+        args[1:1] = ["--console", str(console), "--kernel", KERNEL, "--cache", str(CACHE)]
+        if "--" not in args:
+            args += ["--", "run"]
+    if "--json" not in args:
+        args += ["--json", str(json_path)]
+    proc = subprocess.run([str(AQCHECK), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace", timeout=timeout, stdin=subprocess.DEVNULL)
+    (OUT / f"{name}.out.log").write_text(proc.stdout)
+    report = json.loads(json_path.read_text()) if json_path.exists() else None
+    text = console.read_text(errors="replace") if console.exists() else ""
+    return Result(proc.returncode, proc.stdout, report, text, json_path)
+
+
+@pytest.fixture
+def vm():
+    """vm(run_args, name=...) boots the kernel and runs `aqcheck run run_args` in it."""
+    require_kernel()
+
+    def go(run_args, name, vm_args=(), timeout_s=900):
+        return run_aqcheck(["vm", "--timeout", str(timeout_s), *vm_args, "--", "run", *run_args],
+                           timeout=timeout_s + 60, name=name)
+
+    return go

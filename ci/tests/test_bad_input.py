@@ -1,0 +1,116 @@
+"""Bad input gets one clear error line, its own exit code and no report."""
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import (AQCHECK, BAD_WORKLOAD, CACHE, NO_KERNEL, NO_SCHED_EXT, NOT_ROOT, OUT, USAGE, VM_FAILED,
+                      VM_TIMEOUT, require_kernel)
+
+
+@pytest.fixture(autouse=True)
+def built():
+    if not AQCHECK.exists():
+        pytest.fail(f"no aqcheck binary at {AQCHECK}")
+
+
+def aqcheck(*args, user=None, timeout=120):
+    cmd = [str(AQCHECK), *args]
+    if user:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def error_lines(stderr):
+    return [l for l in stderr.splitlines() if l.startswith("aqcheck: error:")]
+
+
+@pytest.fixture
+def report_path(tmp_path):
+    return tmp_path / "report.json"
+
+
+def assert_one_error(rc, err, code, *needles):
+    lines = error_lines(err)
+    assert rc == code, (rc, err)
+    assert len(lines) == 1, err
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_malformed_workload_names_the_line(tmp_path, report_path):
+    bad = tmp_path / "broken.job"
+    bad.write_text("# purpose: x\n# duration: 5\n# expect: nr_enqueued >= 1\nrun parallel\ncpu\nno-such-stressor 2\n")
+    rc, out, err = aqcheck("run", "--workload", str(bad), "--json", str(report_path))
+    assert_one_error(rc, err, BAD_WORKLOAD, f"{bad}:6:")
+    assert not report_path.exists()
+
+
+def test_workload_header_errors_are_caught(tmp_path):
+    bad = tmp_path / "noexpect.job"
+    bad.write_text("# purpose: x\n# duration: 5\ncpu 1\n")
+    rc, out, err = aqcheck("run", "--workload", str(bad))
+    assert_one_error(rc, err, BAD_WORKLOAD, "expect")
+
+
+def test_unknown_workload_lists_the_known_ones():
+    rc, out, err = aqcheck("run", "--workload", "no-such-workload")
+    assert_one_error(rc, err, BAD_WORKLOAD, "unknown workload 'no-such-workload'", "affinity-churn")
+
+
+def test_bad_workload_is_rejected_before_a_vm_boots(tmp_path):
+    bad = tmp_path / "broken.job"
+    bad.write_text("# purpose: x\n# duration: 5\n# expect: nr_enqueued >= 1\ntimeout 5\n")
+    rc, out, err = aqcheck("vm", "--", "run", "--workload", str(bad), timeout=30)
+    assert_one_error(rc, err, BAD_WORKLOAD, f"{bad}:4:")
+    assert "qemu" not in out
+
+
+def test_missing_kernel_image(tmp_path, report_path):
+    rc, out, err = aqcheck("vm", "--kernel", "9.9", "--cache", str(tmp_path), "--", "run", "--json", str(report_path))
+    assert_one_error(rc, err, NO_KERNEL, "no kernel image for 9.9", "ci/setup.sh --kernel 9.9")
+    assert not report_path.exists()
+    rc, out, err = aqcheck("vm", "--kernel", str(tmp_path / "bzImage"))
+    assert_one_error(rc, err, NO_KERNEL)
+
+
+@pytest.mark.skipif(pathlib.Path("/sys/kernel/sched_ext/state").exists(), reason="this host kernel has sched_ext")
+def test_host_without_sched_ext(report_path):
+    rc, out, err = aqcheck("run", "--duration", "1", "--json", str(report_path))
+    assert_one_error(rc, err, NO_SCHED_EXT, "has no sched_ext", "aqcheck vm")
+    assert not report_path.exists()
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) missing")
+def test_not_root(report_path):
+    rc, out, err = aqcheck("run", "--duration", "1", user="nobody")
+    assert_one_error(rc, err, NOT_ROOT, "must run as root")
+
+
+def test_bad_command_line():
+    rc, out, err = aqcheck("run", "--duration", "-3")
+    assert rc == USAGE
+    rc, out, err = aqcheck("run", "--variant", "sloppy")
+    assert rc == USAGE
+    rc, out, err = aqcheck("frobnicate")
+    assert rc == USAGE
+
+
+def test_hung_vm_is_killed_at_the_timeout(report_path):
+    require_kernel()
+    rc, out, err = aqcheck("vm", "--timeout", "4", "--console", str(OUT / "hung.console.log"), "--", "run",
+                           "--duration", "60", "--json", str(report_path), timeout=120)
+    assert_one_error(rc, err, VM_TIMEOUT, "VM hung", "console log")
+    assert not report_path.exists()
+
+
+def test_garbage_kernel_image(tmp_path):
+    require_kernel()
+    fake = tmp_path / "bzImage"
+    fake.write_bytes(os.urandom(4096))
+    rc, out, err = aqcheck("vm", "--kernel", str(fake), "--timeout", "20", timeout=120)
+    assert rc in (VM_FAILED, VM_TIMEOUT), (rc, err)
+    assert len(error_lines(err)) == 1, err
