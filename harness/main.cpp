@@ -43,7 +43,7 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_option("--sigkill-after", cfg.sigkill_after_s,
                  "instead of auditing: SIGKILL a second aqcheck S s after it attached and time the detach")
       ->check(CLI::Range(1, 600));
-  run.add_flag("--baseline", cfg.baseline, "first run the same stress under the default scheduler");
+  run.add_flag("--baseline", cfg.baseline, "then run the same stress under the default scheduler, for comparison");
   run.add_option("--stress-ng", cfg.stress_ng, "stress-ng binary");
   auto& s = cfg.sched;
   run.add_option("--variant", s.variant, "scheduler build: normal or lazy-removal")

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's tests, end to end: set-up (idempotent), the default and
+# ThreadSanitizer builds, unit and property tests (ctest), then the pytest
+# tiers that boot the sched_ext kernel (ci/tests).  Fails if any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=out/test
+mkdir -p "$out"
+
+bash ci/setup.sh --kernel "${AQ_KERNEL:-7.2}"
+
+echo "== build: default preset"
+cmake --preset default
+cmake --build --preset default
+echo "== ctest: unit + properties (default)"
+ctest --preset default -L 'unit|properties' --output-junit "$PWD/$out/ctest-default.xml"
+
+echo "== build: tsan preset (property suite and harness under ThreadSanitizer)"
+cmake --preset tsan
+cmake --build --preset tsan
+echo "== ctest: unit + properties (tsan)"
+ctest --preset tsan -L 'unit|properties' --output-junit "$PWD/$out/ctest-tsan.xml"
+
+echo "== pytest: VM smoke, bad input, kernel tier"
+export AQCHECK="$PWD/build/default/harness/aqcheck"
+export AQ_TEST_OUT="$PWD/$out/pytest"
+python3 -m pytest ci/tests -v -rs --junitxml="$out/pytest.xml" "$@"
