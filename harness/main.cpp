@@ -46,8 +46,10 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_flag("--baseline", cfg.baseline, "then run the same stress under the default scheduler, for comparison");
   run.add_option("--stress-ng", cfg.stress_ng, "stress-ng binary");
   auto& s = cfg.sched;
-  run.add_option("--variant", s.variant, "scheduler build: normal or lazy-removal")
-      ->check(CLI::IsMember({"normal", "lazy-removal"}));
+  run.add_option("--variant", s.variant,
+                 "scheduler build: normal, or one that must fail: lazy-removal, mutant-unlink-no-prev, "
+                 "mutant-pop-no-counter")
+      ->check(CLI::IsMember({"normal", "lazy-removal", "mutant-unlink-no-prev", "mutant-pop-no-counter"}));
   run.add_option("--slice-us", s.slice_us, "time slice in microseconds (default 20000)");
   run.add_option("--dsp-batch", s.dsp_batch, "tasks moved per dispatch call (default 1)");
   run.add_flag("--highpri-boosting", s.highpri_boosting, "boost tasks of weight >= 8668");

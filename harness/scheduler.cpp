@@ -11,6 +11,8 @@
 
 #include "scx_aqmap.skel.h"
 #include "scx_aqmap_lazy.skel.h"
+#include "scx_aqmap_m01.skel.h"
+#include "scx_aqmap_m07.skel.h"
 
 namespace aq {
 
@@ -96,7 +98,9 @@ class SkelScheduler final : public Scheduler {
 std::unique_ptr<Scheduler> Scheduler::load(const SchedOptions& opts) {
   if (opts.variant == "normal") return std::make_unique<SkelScheduler<scx_aqmap>>(opts);
   if (opts.variant == "lazy-removal") return std::make_unique<SkelScheduler<scx_aqmap_lazy>>(opts);
-  throw LoadError(fmt::format("unknown scheduler variant '{}' (normal, lazy-removal)", opts.variant));
+  if (opts.variant == "mutant-unlink-no-prev") return std::make_unique<SkelScheduler<scx_aqmap_m01>>(opts);
+  if (opts.variant == "mutant-pop-no-counter") return std::make_unique<SkelScheduler<scx_aqmap_m07>>(opts);
+  throw LoadError(fmt::format("unknown scheduler variant '{}'", opts.variant));
 }
 
 std::size_t Scheduler::slab_free_count() const {

@@ -12,7 +12,10 @@
 namespace aq {
 
 struct SchedOptions {
-  std::string variant = "normal";     // "normal" or "lazy-removal"
+  // "normal"; "lazy-removal" (dequeue leaves stale entries); or a list
+  // mutant that corrupts ("mutant-unlink-no-prev") or miscounts
+  // ("mutant-pop-no-counter"): builds that exist to prove the checks fail.
+  std::string variant = "normal";
   std::uint64_t slice_us = 0;         // 0: SCX_SLICE_DFL
   std::uint32_t dsp_batch = 0;        // 0: one task per dispatch
   bool highpri_boosting = false;

@@ -87,3 +87,4 @@ TEST(AuditMessages, EveryFailureStatusNamesFifoAndValues) {
 }
 
 }  // namespace
+

@@ -90,6 +90,16 @@ TEST(ScanConsole, IgnoresHealthyOutput) {
   EXPECT_TRUE(aq::scan_console("").empty());
 }
 
+TEST(ScanConsole, OnlyKernelLinesCount) {
+  // Programs share the console: their own "WARNING:" is not the kernel's.
+  const std::string console =
+      "stress-ng: warn:  [138] switch: WARNING: finished prematurely after just 2.23s\n"
+      "aqcheck: BUG: in a message of ours\n"
+      "[    8.261793] WARNING: CPU: 1 PID: 9 at kernel/sched/ext.c:1 x\n";
+  EXPECT_EQ(aq::scan_console(console),
+            std::vector<std::string>{"[    8.261793] WARNING: CPU: 1 PID: 9 at kernel/sched/ext.c:1 x"});
+}
+
 TEST(ScanConsole, AllowsExpectedLines) {
   const std::string console =
       "[    9.000000] sched_ext: BPF scheduler \"aqmap\" disabled (runtime error)\n"

@@ -208,6 +208,14 @@ TEST(Parse, OptionLinesBecomeArgv) {
   EXPECT_EQ(aq::stress_ng_command(w, "sng", 3u).back(), "3s");
   EXPECT_EQ(aq::unmet_requirement(w, 2), std::nullopt);
   EXPECT_EQ(aq::unmet_requirement(w, 1), "needs cpus >= 2, have 1 (my-load)");
+  EXPECT_TRUE(w.churn.empty());
+}
+
+TEST(Parse, ChurnKindsAreCollectedOnce) {
+  auto w = aq::parse_workload(
+      "# purpose: p\n# duration: 5\n# expect: nr_enqueued >= 1\n# churn: renice affinity\n# churn: renice\ncpu 1\n",
+      "/x/c.job");
+  EXPECT_EQ(w.churn, (std::vector<std::string>{"renice", "affinity"}));
 }
 
 struct Malformed {
@@ -249,6 +257,7 @@ TEST(Parse, MalformedFilesGiveOneLineErrors) {
       {"name=value", h + "cpu=1\n", 4, "write 'name value', not 'name=value'"},
       {"upper case", h + "CPU 1\n", 4, "bad option syntax 'CPU'"},
       {"too many values", h + "cpu 1 2\n", 4, "too many values for 'cpu'"},
+      {"unknown churn", h + "# churn: renice wobble\ncpu 1\n", 4, "unknown churn 'wobble' (known: renice, affinity)"},
   };
   TempDir d;
   for (const auto& c : cases) {
