@@ -30,6 +30,13 @@ FAULTS = Scenario("faults", "every workload with every 7th list-lock acquisition
 LAZY = {w: Scenario(f"lazy-{w}", f"lazy-removal build under {w}",
                     ("--workload", w, "--variant", "lazy-removal", *AUDIT), expect_rc=FAIL)
         for w in ("affinity-churn", "nice-churn")}
+# The twin's list mutants built into the scheduler: the in-kernel audit's
+# structural checks must catch them.
+MUTANTS = {v: Scenario(v, f"{v} build under affinity-churn",
+                       ("--workload", "affinity-churn", "--variant", v, *AUDIT), expect_rc=FAIL)
+           for v in ("mutant-unlink-no-prev", "mutant-pop-no-counter")}
+MUTANT_REASON = {"mutant-unlink-no-prev": "corrupted list: FIFO ",
+                 "mutant-pop-no-counter": "conservation mismatch: FIFO "}
 SIGKILL = Scenario("sigkill", "SIGKILL of aqcheck mid-run returns sched_ext to disabled within 1 s",
                    ("--sigkill-after", "3", "--stress", "--cpu 2 --fork 1"))
 CYCLES = Scenario("cycles", "50 attach/detach cycles under load, slab whole after each",
@@ -88,6 +95,14 @@ def test_lazy_removal_variant_is_caught(workload):
     assert r.rc == FAIL, r.explain()
     reasons = r.case(workload)["failures"]
     assert any(f.startswith("dequeue did not remove: pid ") for f in reasons), reasons
+
+
+@pytest.mark.parametrize("variant", sorted(MUTANTS))
+def test_list_mutant_in_the_kernel_is_caught_by_the_audit(variant):
+    r = run_scenario(MUTANTS[variant])
+    assert r.rc == FAIL, r.explain()
+    reasons = r.case("affinity-churn")["failures"]
+    assert any(f.startswith(MUTANT_REASON[variant]) for f in reasons), reasons
 
 
 def test_sigkill_detaches_within_a_second():
