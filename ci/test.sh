@@ -24,4 +24,5 @@ ctest --preset tsan -L 'unit|properties' --output-junit "$PWD/$out/ctest-tsan.xm
 echo "== pytest: VM smoke, bad input, kernel tier"
 export AQCHECK="$PWD/build/default/harness/aqcheck"
 export AQ_TEST_OUT="$PWD/$out/pytest"
-python3 -m pytest ci/tests -v -rs --junitxml="$out/pytest.xml" "$@"
+# Debian's interpreter: pytest comes from python3-pytest, not from any other python on PATH.
+/usr/bin/python3 -m pytest ci/tests -v -rs --junitxml="$out/pytest.xml" "$@"
