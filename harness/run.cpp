@@ -147,7 +147,7 @@ void check_coverage_of(const CaseSpec& spec, CaseResult& r) {
 class Attachment {
  public:
   Attachment(const RunConfig& cfg, CaseResult& r, std::string& seen_ops)
-      : cfg_(cfg), r_(r), sched_(Scheduler::load(cfg.sched)) {
+      : r_(r), sched_(Scheduler::load(cfg.sched)) {
     sched_->attach();
     r_.attach_uptime_s = uptime_s();
     if (!wait_sched_ext_state("enabled", kStateTimeoutMs))
@@ -213,7 +213,6 @@ class Attachment {
 
  private:
   static constexpr std::uint64_t kListed = 10;  // per kind of failure; then a count
-  const RunConfig& cfg_;
   CaseResult& r_;
   std::unique_ptr<Scheduler> sched_;
   StaleTracker stale_;

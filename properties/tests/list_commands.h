@@ -241,10 +241,11 @@ struct Pop : ListCmd {
 	void show_op(std::ostream &os) const override { os << "pop(fifo " << fifo << ")"; }
 };
 
-struct Remove : ListCmd {
+// A command on one live task (queued or not), picked from the model.
+struct OnLiveTask : ListCmd {
 	int32_t pid;
-	Remove(int32_t pid, std::vector<bool> f) : pid(pid) { faults = std::move(f); }
-	explicit Remove(const Model &m, Mode mode = Mode::Plain)
+	OnLiveTask(int32_t pid, std::vector<bool> f) : pid(pid) { faults = std::move(f); }
+	explicit OnLiveTask(const Model &m, Mode mode = Mode::Plain)
 	{
 		auto cand = m.live_pids();
 		RC_PRE(!cand.empty());
@@ -252,6 +253,10 @@ struct Remove : ListCmd {
 		faults = gen_faults(mode);
 	}
 	void checkPreconditions(const Model &m) const override { RC_PRE(m.live(pid)); }
+};
+
+struct Remove : OnLiveTask {
+	using OnLiveTask::OnLiveTask;
 	Expect spec(Model &m) const override
 	{
 		FaultScript fs{faults};
@@ -319,17 +324,8 @@ struct Move : ListCmd {
 };
 
 // ops.exit_task: a queued task is removed first, then its context is freed.
-struct Exit : ListCmd {
-	int32_t pid;
-	Exit(int32_t pid, std::vector<bool> f) : pid(pid) { faults = std::move(f); }
-	explicit Exit(const Model &m, Mode mode = Mode::Plain)
-	{
-		auto cand = m.live_pids();
-		RC_PRE(!cand.empty());
-		pid = *rc::gen::elementOf(cand);
-		faults = gen_faults(mode);
-	}
-	void checkPreconditions(const Model &m) const override { RC_PRE(m.live(pid)); }
+struct Exit : OnLiveTask {
+	using OnLiveTask::OnLiveTask;
 	Expect spec(Model &m) const override
 	{
 		FaultScript fs{faults};
