@@ -19,7 +19,7 @@ def built():
 def aqcheck(*args, user=None, timeout=120):
     cmd = [str(AQCHECK), *args]
     if user:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]  # numeric ids
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr
 
@@ -43,7 +43,7 @@ def assert_one_error(rc, err, code, *needles):
 
 def test_malformed_workload_names_the_line(tmp_path, report_path):
     bad = tmp_path / "broken.job"
-    bad.write_text("# purpose: x\n# duration: 5\n# expect: nr_enqueued >= 1\nrun parallel\ncpu\nno-such-stressor 2\n")
+    bad.write_text("# purpose: x\n# duration: 5\n# expect: nr_enqueued >= 1\nrun parallel\ncpu 1\nno-such-stressor 2\n")
     rc, out, err = aqcheck("run", "--workload", str(bad), "--json", str(report_path))
     assert_one_error(rc, err, BAD_WORKLOAD, f"{bad}:6:")
     assert not report_path.exists()
@@ -86,7 +86,7 @@ def test_host_without_sched_ext(report_path):
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) missing")
 def test_not_root(report_path):
-    rc, out, err = aqcheck("run", "--duration", "1", user="nobody")
+    rc, out, err = aqcheck("run", "--duration", "1", user="65534")  # nobody
     assert_one_error(rc, err, NOT_ROOT, "must run as root")
 
 
