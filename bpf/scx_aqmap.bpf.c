@@ -163,6 +163,31 @@ static bool entry_in_custody(struct task_struct *p, u64 ops_qseq)
 	       (state & ~SCX_OPSS_STATE_MASK) == ops_qseq && !p->scx.dsq;
 }
 
+/*
+ * A task put on the shared DSQ waits for a CPU it may run on to dispatch.  An
+ * idle, tickless CPU never does by itself: wake the task's CPU if it idles.
+ */
+static void kick_task_cpu(struct task_struct *p)
+{
+	scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+}
+
+/*
+ * Dispatch on @cpu moved @p to the shared DSQ.  If @p may not run on @cpu,
+ * nothing here will consume it: wake an idle CPU that may.
+ */
+static void kick_if_not_allowed(struct task_struct *p, s32 cpu)
+{
+	s32 target;
+
+	if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		return;
+	target = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (target < 0)
+		target = scx_bpf_task_cpu(p);
+	scx_bpf_kick_cpu(target, SCX_KICK_IDLE);
+}
+
 s32 BPF_STRUCT_OPS(aqmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool is_idle = false;
@@ -200,6 +225,7 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	if (enq_flags & SCX_ENQ_REENQ) {
 		stat_inc(nr_reenqueued);
 		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		kick_task_cpu(p);
 		return;
 	}
 
@@ -209,6 +235,7 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	if (highpri_boosting && p->scx.weight >= HIGHPRI_WEIGHT) {
 		stat_inc(nr_highpri);
 		scx_bpf_dsq_insert(p, HIGHPRI_DSQ, slice_ns, enq_flags);
+		kick_task_cpu(p);
 		return;
 	}
 
@@ -218,6 +245,7 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	 */
 	if (lazy_entry_left_behind(taskc)) {
 		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		kick_task_cpu(p);
 		return;
 	}
 
@@ -236,10 +264,11 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	if (qmap_fifo_enqueue(&qa.fifos[idx], taskc, seq)) {
 		stat_inc(nr_enq_lock_fallback);
 		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		kick_task_cpu(p);
 		return;
 	}
 	stat_inc(nr_enqueued);
-	scx_bpf_kick_cpu(scx_bpf_task_cpu(p), SCX_KICK_IDLE);
+	kick_task_cpu(p);
 }
 
 void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
@@ -266,7 +295,7 @@ void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
 }
 
 /* Move one popped entry to the shared DSQ; false if it was skipped. */
-static bool dispatch_entry(struct task_ctx __arena *taskc)
+static bool dispatch_entry(struct task_ctx __arena *taskc, s32 cpu)
 {
 	struct task_struct *p;
 
@@ -281,6 +310,7 @@ static bool dispatch_entry(struct task_ctx __arena *taskc)
 	}
 #endif
 	scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, 0);
+	kick_if_not_allowed(p, cpu);
 	bpf_task_release(p);
 	stat_inc(nr_dispatched);
 	return true;
@@ -312,7 +342,7 @@ void BPF_STRUCT_OPS(aqmap_dispatch, s32 cpu, struct task_struct *prev)
 					stat_inc(nr_pop_lock_fail);
 				break;
 			}
-			if (!dispatch_entry(taskc))
+			if (!dispatch_entry(taskc, cpu))
 				continue;
 
 			batch--;

@@ -47,6 +47,11 @@ Churner::~Churner() {
 }
 
 void Churner::loop(std::uint64_t seed) {
+  // Part of the observer, not of the workload: keep acting however loaded
+  // (or stalled) the sched_ext-scheduled tasks are.
+  sched_param rt{};
+  rt.sched_priority = 5;
+  ::sched_setscheduler(0, SCHED_FIFO, &rt);
   std::mt19937_64 rng(seed);
   const long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
   std::vector<pid_t> pids;

@@ -220,14 +220,47 @@ class Attachment {
   std::uint64_t audit_failures_ = 0;
 };
 
+// A scheduler that stops scheduling while its workload runs.  The kernel's
+// own watchdog cannot always say so: on a NOHZ system whose CPUs all went
+// idle with tasks left queued, no tick and no (sched_ext-scheduled) kworker
+// runs to check.  Stress always keeps slices expiring, so ten seconds
+// without one enqueue, dispatch or dequeue is a stall.
+class StallWatch {
+ public:
+  static constexpr std::chrono::seconds kLimit{10};
+  bool stalled(const aq_stats& s, Clock::time_point now) {
+    const std::uint64_t activity = load(s.nr_enqueued) + load(s.nr_dispatched) + load(s.nr_direct) +
+                                   load(s.nr_dequeued) + load(s.nr_reenqueued);
+    if (activity != last_ || last_change_ == Clock::time_point{}) {
+      last_ = activity;
+      last_change_ = now;
+    }
+    return now - last_change_ >= kLimit;
+  }
+
+ private:
+  static std::uint64_t load(const std::uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
+  std::uint64_t last_ = 0;
+  Clock::time_point last_change_{};
+};
+
+// Asks the kernel to print its sched_ext state, our ops.dump included (sysrq-D).
+void dump_sched_ext_state() {
+  std::ofstream sysrq("/proc/sysrq-trigger");
+  if (sysrq) sysrq << 'D';
+}
+
 // Raises the calling thread to SCHED_FIFO for its lifetime: the observer must
-// not be starved by what it observes, and sched_ext does not schedule RT tasks.
+// not be starved by what it observes, and sched_ext does not schedule RT
+// tasks, so aqcheck can still see (and end) a run whose scheduler stalls.
+// Children and threads start in SCHED_OTHER (reset on fork): the workload is
+// what sched_ext must schedule.
 class RealtimeScope {
  public:
   RealtimeScope() {
     sched_param rt{};
     rt.sched_priority = 10;
-    ok_ = ::sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
+    ok_ = ::sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &rt) == 0;
     if (!ok_) fmt::print("aqcheck: warning: no SCHED_FIFO for the audit loop: {}\n", std::strerror(errno));
   }
   ~RealtimeScope() {
@@ -254,6 +287,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   args.insert(args.end(), {"--seed", std::to_string(cfg.seed)});
 
   KernelLog klog;
+  RealtimeScope realtime;
   // --cycles N: N attaches, each held duration/N (at least 200 ms), however
   // long loading takes; the stress runs until the last one is done.
   const int cycles = std::max(cfg.cycles, 1);
@@ -268,13 +302,13 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   fmt::print("aqcheck: {}: {}\n", spec.name, fmt::join(child.argv(), " "));
 
   {
-    RealtimeScope realtime;
     Churner churn(child.pid(), spec.workload ? spec.workload->churn : std::vector<std::string>{}, cfg.seed);
     const auto start = Clock::now();
     const auto hard_deadline = start + std::chrono::seconds(stress_s + kStressGraceS);
     auto next_audit = start, next_progress = start + std::chrono::seconds(1), next_cycle = start + cycle_len;
     int secs = 0, cycle = 1;
     bool stopped_stress = false;
+    StallWatch stall;
     while (!child.poll()) {
       if (g_signal) {
         add_failure(r, fmt::format("interrupted by signal {}", g_signal.load()));
@@ -292,6 +326,13 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
       if (now >= next_progress) {
         print_progress(++secs, att->arena(), r, att->audits(), att->stale_entries());
         next_progress += std::chrono::seconds(1);
+        if (stall.stalled(att->arena().stats, now)) {
+          dump_sched_ext_state();
+          add_failure(r, fmt::format("scheduler stall: no enqueue, dispatch or dequeue for {} s while stress-ng "
+                                     "runs (sched_ext state dumped to the kernel log)",
+                                     StallWatch::kLimit.count()));
+          break;
+        }
         if (auto st = sched_ext_state(); st != "enabled") {
           add_failure(r, fmt::format("sched_ext state changed to '{}' during the run", st));
           break;
@@ -349,6 +390,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
 // scheduler: the struct_ops link dies with its last fd.  A second aqcheck
 // attaches under stress; this one kills it and times the way back to disabled.
 CaseResult run_sigkill_case(const RunConfig& cfg, const CaseSpec& spec) {
+  RealtimeScope realtime;  // the stopwatch must not wait for the scheduler it times
   CaseResult r;
   r.name = spec.name;
   r.purpose = spec.purpose;
