@@ -220,30 +220,6 @@ class Attachment {
   std::uint64_t audit_failures_ = 0;
 };
 
-// A scheduler that stops scheduling while its workload runs.  The kernel's
-// own watchdog cannot always say so: on a NOHZ system whose CPUs all went
-// idle with tasks left queued, no tick and no (sched_ext-scheduled) kworker
-// runs to check.  Stress always keeps slices expiring, so ten seconds
-// without one enqueue, dispatch or dequeue is a stall.
-class StallWatch {
- public:
-  static constexpr std::chrono::seconds kLimit{10};
-  bool stalled(const aq_stats& s, Clock::time_point now) {
-    const std::uint64_t activity = load(s.nr_enqueued) + load(s.nr_dispatched) + load(s.nr_direct) +
-                                   load(s.nr_dequeued) + load(s.nr_reenqueued);
-    if (activity != last_ || last_change_ == Clock::time_point{}) {
-      last_ = activity;
-      last_change_ = now;
-    }
-    return now - last_change_ >= kLimit;
-  }
-
- private:
-  static std::uint64_t load(const std::uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
-  std::uint64_t last_ = 0;
-  Clock::time_point last_change_{};
-};
-
 // Asks the kernel to print its sched_ext state, our ops.dump included (sysrq-D).
 void dump_sched_ext_state() {
   std::ofstream sysrq("/proc/sysrq-trigger");

@@ -88,3 +88,16 @@ TEST(AuditMessages, EveryFailureStatusNamesFifoAndValues) {
 
 }  // namespace
 
+
+TEST(StallWatch, TenSecondsWithoutActivityIsAStall) {
+  aq::StallWatch w;
+  aq_stats s{};
+  auto t0 = aq::StallWatch::Clock::now();
+  EXPECT_FALSE(w.stalled(s, t0));
+  s.nr_enqueued = 5;
+  EXPECT_FALSE(w.stalled(s, t0 + 9s));   // activity: the clock restarts
+  EXPECT_FALSE(w.stalled(s, t0 + 18s));  // 9 s quiet
+  EXPECT_TRUE(w.stalled(s, t0 + 19s));   // 10 s quiet
+  s.nr_dispatched = 1;
+  EXPECT_FALSE(w.stalled(s, t0 + 20s));
+}
