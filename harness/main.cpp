@@ -12,6 +12,7 @@
 
 #include "exit_codes.hpp"
 #include "run.hpp"
+#include "scheduler.hpp"
 #include "vm.hpp"
 #include "workload.hpp"
 
@@ -46,10 +47,8 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_flag("--baseline", cfg.baseline, "then run the same stress under the default scheduler, for comparison");
   run.add_option("--stress-ng", cfg.stress_ng, "stress-ng binary");
   auto& s = cfg.sched;
-  run.add_option("--variant", s.variant,
-                 "scheduler build: normal, or one that must fail: lazy-removal, mutant-unlink-no-prev, "
-                 "mutant-pop-no-counter")
-      ->check(CLI::IsMember({"normal", "lazy-removal", "mutant-unlink-no-prev", "mutant-pop-no-counter"}));
+  run.add_option("--variant", s.variant, "scheduler build: normal, or one that exists to fail the checks")
+      ->check(CLI::IsMember(aq::scheduler_variants()));
   run.add_option("--slice-us", s.slice_us, "time slice in microseconds (default 20000)");
   run.add_option("--dsp-batch", s.dsp_batch, "tasks moved per dispatch call (default 1)");
   run.add_flag("--highpri-boosting", s.highpri_boosting, "boost tasks of weight >= 8668");

@@ -8,11 +8,14 @@
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "scx_aqmap.skel.h"
 #include "scx_aqmap_lazy.skel.h"
 #include "scx_aqmap_m01.skel.h"
 #include "scx_aqmap_m07.skel.h"
+#include "scx_aqmap_m18.skel.h"
 
 namespace aq {
 
@@ -93,13 +96,30 @@ class SkelScheduler final : public Scheduler {
   bpf_link* link_ = nullptr;
 };
 
+template <typename Skel>
+std::unique_ptr<Scheduler> make(const SchedOptions& o) {
+  return std::make_unique<SkelScheduler<Skel>>(o);
+}
+
+const std::vector<std::pair<std::string, std::unique_ptr<Scheduler> (*)(const SchedOptions&)>> kVariants{
+    {"normal", make<scx_aqmap>},
+    {"lazy-removal", make<scx_aqmap_lazy>},
+    {"mutant-unlink-no-prev", make<scx_aqmap_m01>},
+    {"mutant-pop-no-counter", make<scx_aqmap_m07>},
+    {"mutant-slab-free-drops", make<scx_aqmap_m18>},
+};
+
 }  // namespace
 
+std::vector<std::string> scheduler_variants() {
+  std::vector<std::string> names;
+  for (const auto& v : kVariants) names.push_back(v.first);
+  return names;
+}
+
 std::unique_ptr<Scheduler> Scheduler::load(const SchedOptions& opts) {
-  if (opts.variant == "normal") return std::make_unique<SkelScheduler<scx_aqmap>>(opts);
-  if (opts.variant == "lazy-removal") return std::make_unique<SkelScheduler<scx_aqmap_lazy>>(opts);
-  if (opts.variant == "mutant-unlink-no-prev") return std::make_unique<SkelScheduler<scx_aqmap_m01>>(opts);
-  if (opts.variant == "mutant-pop-no-counter") return std::make_unique<SkelScheduler<scx_aqmap_m07>>(opts);
+  for (const auto& [name, factory] : kVariants)
+    if (name == opts.variant) return factory(opts);
   throw LoadError(fmt::format("unknown scheduler variant '{}'", opts.variant));
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "arena.hpp"
 
@@ -13,8 +14,9 @@ namespace aq {
 
 struct SchedOptions {
   // "normal"; "lazy-removal" (dequeue leaves stale entries); or a list
-  // mutant that corrupts ("mutant-unlink-no-prev") or miscounts
-  // ("mutant-pop-no-counter"): builds that exist to prove the checks fail.
+  // mutant that corrupts ("mutant-unlink-no-prev"), miscounts
+  // ("mutant-pop-no-counter") or leaks contexts ("mutant-slab-free-drops"):
+  // builds that exist to prove the checks fail.  See scheduler_variants().
   std::string variant = "normal";
   std::uint64_t slice_us = 0;         // 0: SCX_SLICE_DFL
   std::uint32_t dsp_batch = 0;        // 0: one task per dispatch
@@ -55,6 +57,9 @@ class Scheduler {
   // Contexts on the slab's free list (walks it; call when the scheduler is idle).
   std::size_t slab_free_count() const;
 };
+
+// The scheduler builds aqcheck carries, "normal" first.
+std::vector<std::string> scheduler_variants();
 
 // /sys/kernel/sched_ext/state, or "" when the kernel has no sched_ext.
 std::string sched_ext_state();

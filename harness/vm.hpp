@@ -58,6 +58,13 @@ std::vector<std::string> scan_console(const std::string& text, const std::vector
 
 // --- pieces of run_vm, exposed for tests -------------------------------------
 
+// A guest killed by an int3 Oops whose trap sits right after a live-patched
+// jump-label/static-call site (5-byte NOP, jmp or call): text_poke_bp()'s
+// temporary breakpoint, still executed by another vCPU after it was removed.
+// Seen only under multi-threaded TCG, about once per 60 sched_ext
+// enable/disable cycles; run_vm then boots again (three boots at most).
+bool tcg_code_patching_oops(std::string_view console);
+
 // A report option whose FILE was redirected into the guest.
 struct ReportRedirect {
   std::string option;      // "--json", "--junit", "--markdown"

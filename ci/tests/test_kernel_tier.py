@@ -31,12 +31,13 @@ LAZY = {w: Scenario(f"lazy-{w}", f"lazy-removal build under {w}",
                     ("--workload", w, "--variant", "lazy-removal", *AUDIT), expect_rc=FAIL)
         for w in ("affinity-churn", "nice-churn")}
 # The twin's list mutants built into the scheduler: the in-kernel audit's
-# structural checks must catch them.
+# structural checks, and the slab check after detach, must catch them.
 MUTANTS = {v: Scenario(v, f"{v} build under affinity-churn",
                        ("--workload", "affinity-churn", "--variant", v, *AUDIT), expect_rc=FAIL)
-           for v in ("mutant-unlink-no-prev", "mutant-pop-no-counter")}
+           for v in ("mutant-unlink-no-prev", "mutant-pop-no-counter", "mutant-slab-free-drops")}
 MUTANT_REASON = {"mutant-unlink-no-prev": "corrupted list: FIFO ",
-                 "mutant-pop-no-counter": "conservation mismatch: FIFO "}
+                 "mutant-pop-no-counter": "conservation mismatch: FIFO ",
+                 "mutant-slab-free-drops": "slab not whole after detach: "}
 SIGKILL = Scenario("sigkill", "SIGKILL of aqcheck mid-run returns sched_ext to disabled within 1 s",
                    ("--sigkill-after", "3", "--stress", "--cpu 2 --fork 1"))
 CYCLES = Scenario("cycles", "50 attach/detach cycles under load, slab whole after each",

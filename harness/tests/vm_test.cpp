@@ -90,6 +90,24 @@ TEST(ScanConsole, IgnoresHealthyOutput) {
   EXPECT_TRUE(aq::scan_console("").empty());
 }
 
+TEST(TcgFlake, IntThreeAtALivePatchedSiteIsRecognised) {
+  const std::string nop =
+      "[    5.681110] Oops: int3: 0000 [#1] SMP NOPTI\n"
+      "[    5.681994] RIP: 0010:__schedule+0x190/0x1070\n"
+      "[    5.683185] Code: 0f 84 9a 07 00 00 83 f3 01 49 c7 84 24 20 0e 00 00 00 00 00 00 0f <1f> 44 00 00 49 8b 44\n";
+  const std::string jmp =
+      "[   31.515077] Oops: int3: 0000 [#1] SMP NOPTI\n"
+      "[   31.518000] Code: 0f 1f 44 00 00 55 48 89 f5 53 48 89 fb eb 05 e8 78 de fc ff e9 <9a> 00 00 00 0f 1f 44\n";
+  EXPECT_TRUE(aq::tcg_code_patching_oops(nop));
+  EXPECT_TRUE(aq::tcg_code_patching_oops(jmp));
+  // A real breakpoint, or a real Oops, is the kernel's problem: no retry.
+  EXPECT_FALSE(aq::tcg_code_patching_oops(
+      "[ 1.0] Oops: int3: 0000 [#1] SMP\n[ 1.1] Code: 90 90 cc <90> 90 90\n"));
+  EXPECT_FALSE(aq::tcg_code_patching_oops(
+      "[ 1.0] Oops: general protection fault\n[ 1.1] Code: 0f <1f> 44 00 00\n"));
+  EXPECT_FALSE(aq::tcg_code_patching_oops("[ 1.0] Kernel panic - not syncing: x\n"));
+}
+
 TEST(ScanConsole, OnlyKernelLinesCount) {
   // Programs share the console: their own "WARNING:" is not the kernel's.
   const std::string console =
