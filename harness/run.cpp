@@ -329,7 +329,10 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
       }
       std::this_thread::sleep_for(milliseconds(5));
     }
-    child.kill();
+    if (stopped_stress)
+      child.stop();
+    else
+      child.kill();
     r.counters["churn_changes"] = churn.changes();
     att->finish();
     if (cycles > 1) {
@@ -337,8 +340,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
       r.counters["cycles"] = static_cast<std::uint64_t>(cycle);
       if (cycle < cycles) add_failure(r, fmt::format("only {} of {} attach/detach cycles ran", cycle, cycles));
     }
-    // Stopped by us once the cycles were done: its signal is no failure.
-    r.stress_exit = stopped_stress && child.exit_code() == 128 + SIGTERM ? 0 : child.exit_code();
+    r.stress_exit = child.exit_code();
   }
   r.bogo_ops = read_bogo_ops(yaml);
 

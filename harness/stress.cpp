@@ -57,6 +57,13 @@ void StressChild::kill() {
   }
 }
 
+void StressChild::stop() {
+  if (poll()) return;
+  ::kill(pid_, SIGALRM);
+  for (int i = 0; i < 1000 && !poll(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  kill();
+}
+
 std::string StressChild::describe_exit() const {
   if (code_ < 0) return "still running";
   if (code_ > 128) return fmt::format("killed by signal {}", code_ - 128);

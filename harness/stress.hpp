@@ -22,6 +22,9 @@ class StressChild {
   pid_t pid() const { return pid_; }  // also its process group
   bool poll();               // true once exited
   void kill();               // SIGTERM, then SIGKILL after 2 s
+  // Ends the run early the way its own --timeout would (SIGALRM), so its
+  // end-of-run checks see a normal finish; kill() if it is not gone in 10 s.
+  void stop();
   int exit_code() const { return code_; }  // 0.. or 128+signal; -1 while running
   std::string describe_exit() const;
   const std::vector<std::string>& argv() const { return argv_; }

@@ -38,6 +38,8 @@ MUTANTS = {v: Scenario(v, f"{v} build under affinity-churn",
 MUTANT_REASON = {"mutant-unlink-no-prev": "corrupted list: FIFO ",
                  "mutant-pop-no-counter": "conservation mismatch: FIFO ",
                  "mutant-slab-free-drops": "slab not whole after detach: "}
+HIGHPRI = Scenario("highpri", "high-priority boosting while the harness renices tasks down to nice -20",
+                   ("--workload", "nice-churn", "--highpri-boosting", *AUDIT))
 SIGKILL = Scenario("sigkill", "SIGKILL of aqcheck mid-run returns sched_ext to disabled within 1 s",
                    ("--sigkill-after", "3", "--stress", "--cpu 2 --fork 1"))
 CYCLES = Scenario("cycles", "50 attach/detach cycles under load, slab whole after each",
@@ -104,6 +106,14 @@ def test_list_mutant_in_the_kernel_is_caught_by_the_audit(variant):
     assert r.rc == FAIL, r.explain()
     reasons = r.case("affinity-churn")["failures"]
     assert any(f.startswith(MUTANT_REASON[variant]) for f in reasons), reasons
+
+
+def test_highpri_boosting_schedules_boosted_tasks():
+    r = run_scenario(HIGHPRI)
+    assert r.rc == PASS, r.explain()
+    c = r.case("nice-churn")
+    assert c["counters"]["nr_highpri"] > 0
+    assert r.report["scheduler"]["options"]["highpri_boosting"] is True
 
 
 def test_sigkill_detaches_within_a_second():
