@@ -720,7 +720,11 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   const auto qemu_output = run_dir / "qemu.log";
   const auto initramfs = prepare_initramfs(o, aqcheck, inputs, run_dir);
 
-  const auto cmdline = "console=ttyS0 panic=-1 rdinit=/init " + guest_params;
+  // tsc=reliable: under TCG the clocksource watchdog sees scheduling jitter as
+  // TSC skew and, minutes in, marks the TSC unstable; the clock then jumps
+  // (bpf_res_spin_lock reports spurious timeouts) and sched_clock's static
+  // key is live-patched mid-run.  TCG's TSC follows the host clock: keep it.
+  const auto cmdline = "console=ttyS0 panic=-1 tsc=reliable rdinit=/init " + guest_params;
   const auto argv = qemu_command(o, kernel, initramfs, cmdline, console_log, data_log);
   fmt::print(stderr, "aqcheck: vm: kernel {}\n", kernel.version);
   fmt::print(stderr, "aqcheck: vm: guest runs: /aqcheck run {}\n", shell_join(guest.args));
@@ -849,9 +853,10 @@ bool tcg_code_patching_oops(std::string_view console) {
   const auto prev = line.substr(mark - 3, 2);
   const auto at = line.substr(mark, 4);
   // The int3 stood where text_poke_bp() puts it: on the first byte of a
-  // 5-byte NOP (0f 1f 44 00 00), jmp or call, and that byte is back already.
-  return (prev == "0f" && at == "<1f>" && line.substr(mark + 4, 6) == " 44 00") || prev == "e9" ||
-         prev == "e8";
+  // jump-label or static-call site, and that byte is back already: a 5-byte
+  // NOP (0f 1f 44 00 00), a 2-byte NOP (66 90), a jmp (e9 / eb) or a call (e8).
+  return (prev == "0f" && at == "<1f>" && line.substr(mark + 4, 6) == " 44 00") ||
+         (prev == "66" && at == "<90>") || prev == "e9" || prev == "eb" || prev == "e8";
 }
 
 GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {

@@ -100,6 +100,11 @@ TEST(TcgFlake, IntThreeAtALivePatchedSiteIsRecognised) {
       "[   31.518000] Code: 0f 1f 44 00 00 55 48 89 f5 53 48 89 fb eb 05 e8 78 de fc ff e9 <9a> 00 00 00 0f 1f 44\n";
   EXPECT_TRUE(aq::tcg_code_patching_oops(nop));
   EXPECT_TRUE(aq::tcg_code_patching_oops(jmp));
+  // 2-byte sites (sched_clock_cpu's static key), as NOP and as short jmp.
+  EXPECT_TRUE(aq::tcg_code_patching_oops(
+      "[ 1.23] Oops: int3: 0000 [#1] SMP NOPTI\n[ 1.24] Code: 90 f3 0f 1e fa 48 83 ec 18 66 <90> e8 01 c2\n"));
+  EXPECT_TRUE(aq::tcg_code_patching_oops(
+      "[ 65.0] Oops: int3: 0000 [#1] SMP NOPTI\n[ 65.1] Code: 90 f3 0f 1e fa 48 83 ec 18 eb <1b> e8 01 c2\n"));
   // A real breakpoint, or a real Oops, is the kernel's problem: no retry.
   EXPECT_FALSE(aq::tcg_code_patching_oops(
       "[ 1.0] Oops: int3: 0000 [#1] SMP\n[ 1.1] Code: 90 90 cc <90> 90 90\n"));
