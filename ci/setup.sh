@@ -30,12 +30,15 @@ log() { echo "setup: $*" >&2; }
 
 host_packages=(
   clang-19 llvm-19 lld-19 libclang-rt-19-dev libelf-dev zlib1g-dev
-  stress-ng busybox-static cpio qemu-system-x86 zstd xz-utils
+  stress-ng busybox-static cpio zstd xz-utils
   cmake ninja-build pkg-config patch util-linux
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
   python3-pytest
 )
+# qemu from backports: bookworm's 7.2 runs multi-threaded TCG guests into
+# int3 Oopses at live-patched jump labels (several per matrix run).
+# (Its dependencies come from backports too, hence an install of its own.)
 backports_packages=(libbpf-dev/bookworm-backports bpftool/bookworm-backports)
 
 install_host_packages() {
@@ -47,17 +50,19 @@ install_host_packages() {
   for p in "${host_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
-  local bpf_ok=1
-  dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null || echo 0)" ge 1:1.4 || bpf_ok=0
-  command -v bpftool >/dev/null && bpftool version 2>/dev/null | grep -q 'bpftool v7' || bpf_ok=0
-  if [ ${#missing[@]} -eq 0 ] && [ $bpf_ok -eq 1 ]; then
+  local backports_ok=1
+  dpkg --compare-versions "$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null || echo 0)" ge 1:1.4 || backports_ok=0
+  command -v bpftool >/dev/null && bpftool version 2>/dev/null | grep -q 'bpftool v7' || backports_ok=0
+  dpkg --compare-versions "$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || echo 0)" ge 1:10 || backports_ok=0
+  if [ ${#missing[@]} -eq 0 ] && [ $backports_ok -eq 1 ]; then
     log "host packages present"
     return
   fi
-  log "installing: ${missing[*]} ${backports_packages[*]}"
+  log "installing: ${missing[*]} ${backports_packages[*]} qemu-system-x86/bookworm-backports"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq -t bookworm --no-install-recommends "${missing[@]}" "${backports_packages[@]}" >/dev/null
+  apt-get install -y -qq -t bookworm-backports --no-install-recommends qemu-system-x86 >/dev/null
 }
 
 # --- private apt state for kernel packages -----------------------------------

@@ -17,6 +17,7 @@ class KernelLog {
   // with the console's "[    5.681110] " timestamp prefix.
   std::vector<std::string> read_new();
   bool available() const { return fd_ >= 0; }
+  int fd() const { return fd_; }  // to poll() for new records
 
  private:
   int fd_ = -1;

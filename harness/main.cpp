@@ -13,6 +13,7 @@
 #include "exit_codes.hpp"
 #include "run.hpp"
 #include "scheduler.hpp"
+#include "guest_watchdog.hpp"
 #include "vm.hpp"
 #include "workload.hpp"
 
@@ -97,6 +98,10 @@ static int run_main(int argc, char** argv) {
   auto* guest_exit = app.add_subcommand("guest-exit", "(inside the VM) power off with an exit code");
   guest_exit->group("");
   guest_exit->add_option("code", exit_request)->required();
+  int watchdog_uptime = 0;
+  auto* guest_watchdog = app.add_subcommand("guest-watchdog", "(inside the VM) dump kernel state if the run hangs");
+  guest_watchdog->group("");
+  guest_watchdog->add_option("uptime", watchdog_uptime)->required()->check(CLI::PositiveNumber);
 
   try {
     app.parse(own_argc, argv);
@@ -106,6 +111,7 @@ static int run_main(int argc, char** argv) {
   }
 
   if (*guest_exit) return aq::guest_exit(exit_request);
+  if (*guest_watchdog) return aq::guest_watchdog(watchdog_uptime);
 
   if (*vm) {
     if (guest_args.empty()) guest_args = {"run"};

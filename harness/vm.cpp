@@ -707,8 +707,9 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
     if (contains(a, "\n"))
       throw VmError(exit_code::usage, "run arguments for the VM must not contain newlines");
   // What init reads from /proc/cmdline: the arguments and the directory to run in.
-  const auto guest_params = fmt::format("aqcheck.args={} aqcheck.cwd={}", encode_run_args(guest.args),
-                                        base64_encode(fs::current_path().string()));
+  const auto guest_params = fmt::format("aqcheck.args={} aqcheck.cwd={} aqcheck.dump_at={}",
+                                        encode_run_args(guest.args), base64_encode(fs::current_path().string()),
+                                        guest_watchdog_uptime(o.timeout_s));
   if (guest_params.size() > max_guest_params)
     throw VmError(exit_code::usage,
                   fmt::format("run arguments too long for the kernel command line ({} bytes encoded, max {})",
@@ -775,6 +776,10 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
     fmt::print(stderr, "aqcheck: error: VM hung: no verdict after {} s (killed); console log: {}\n",
                o.timeout_s, console_log.string());
     code = exit_code::vm_timeout;
+  } else if (const auto why = watchdog_verdict(run.console); !why.empty()) {
+    fmt::print(stderr, "aqcheck: error: VM hung: {} (ended by the guest watchdog); console log: {}\n", why,
+               console_log.string());
+    code = exit_code::vm_timeout;
   } else {
     fmt::print(stderr, "aqcheck: error: VM ended without a verdict ({}); console log: {}\n",
                failure_reason(run, qemu_output), console_log.string());
@@ -838,6 +843,13 @@ std::vector<std::string> scan_console(const std::string& text, const std::vector
       found.emplace_back(line);
   }
   return found;
+}
+
+std::string watchdog_verdict(std::string_view console) {
+  const auto at = console.find(guest_watchdog_ended);
+  if (at == std::string_view::npos) return {};
+  const auto rest = console.substr(at + guest_watchdog_ended.size());
+  return std::string(trim(rest.substr(0, rest.find('\n'))));
 }
 
 bool tcg_code_patching_oops(std::string_view console) {
@@ -987,9 +999,18 @@ int run_vm(const VmOptions& options, const std::vector<std::string>& run_args) {
   }
 }
 
-int guest_exit(int code) {
+bool inside_aqcheck_vm() {
   const char* env = std::getenv("AQCHECK_GUEST");
-  if (env == nullptr || std::string_view(env) != "1" || access(guest_marker_file.data(), F_OK) != 0) {
+  return env != nullptr && std::string_view(env) == "1" && access(guest_marker_file.data(), F_OK) == 0;
+}
+
+int guest_watchdog_uptime(int timeout_s) {
+  // A minute before the kill (a quarter of the timeout for short ones).
+  return std::max(1, timeout_s - std::min(60, timeout_s / 4));
+}
+
+int guest_exit(int code) {
+  if (!inside_aqcheck_vm()) {
     fmt::print(stderr, "aqcheck: error: guest-exit only works inside an aqcheck VM\n");
     return exit_code::usage;
   }

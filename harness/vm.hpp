@@ -50,6 +50,17 @@ int run_vm(const VmOptions& options, const std::vector<std::string>& run_args);
 // aqcheck VM.  Returns only on failure.
 int guest_exit(int code);
 
+// What the guest watchdog prints when it ends a hung guest, then why; the
+// host turns it into a "VM hung" verdict.
+inline constexpr std::string_view guest_watchdog_ended = "aqcheck-guest: watchdog: ending the VM: ";
+
+// True inside a VM that run_vm booted (its /init and marker file).
+bool inside_aqcheck_vm();
+
+// When the guest watchdog (guest_watchdog.hpp) dumps, for a VM killed after
+// timeout_s seconds: early enough that the dump reaches the console log.
+int guest_watchdog_uptime(int timeout_s);
+
 // Kernel problems in a serial console log: WARNING:, BUG:, RCU stalls,
 // Oops, hung tasks, Kernel panic, and sched_ext schedulers disabled for any
 // reason but a clean unregister from user space.  Returns the offending lines,
@@ -64,6 +75,10 @@ std::vector<std::string> scan_console(const std::string& text, const std::vector
 // Seen only under multi-threaded TCG, about once per 60 sched_ext
 // enable/disable cycles; run_vm then boots again (three boots at most).
 bool tcg_code_patching_oops(std::string_view console);
+
+// Why the guest watchdog ended the VM (the text after guest_watchdog_ended),
+// or "" if it did not.
+std::string watchdog_verdict(std::string_view console);
 
 // A report option whose FILE was redirected into the guest.
 struct ReportRedirect {

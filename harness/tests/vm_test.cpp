@@ -223,6 +223,26 @@ TEST(RunArgs, EncodesOneArgumentPerLine) {
   EXPECT_EQ(aq::encode_run_args({"--name", "a b 'c'"}), "LS1uYW1lCmEgYiAnYycK");
 }
 
+// --- the guest watchdog's side of the protocol ---------------------------------------
+
+TEST(GuestWatchdog, VerdictIsTheReasonAfterTheMarker) {
+  const std::string console = "[  242.6] INFO: task khugepaged:42 blocked for more than 120 seconds.\n" +
+                              std::string(aq::guest_watchdog_ended) + "the kernel reported a hang  \n[ 363.1] x\n";
+  EXPECT_EQ(aq::watchdog_verdict(console), "the kernel reported a hang");
+  EXPECT_EQ(aq::watchdog_verdict("aqcheck-guest: watchdog: no verdict at 1440 s guest uptime\n"), "");
+  EXPECT_EQ(aq::watchdog_verdict(""), "");
+}
+
+TEST(GuestWatchdog, DumpsBeforeTheHostKills) {
+  for (int timeout : {1, 4, 60, 300, 1500, 5000}) {
+    const int at = aq::guest_watchdog_uptime(timeout);
+    EXPECT_GE(at, 1) << timeout;
+    EXPECT_LE(at, timeout) << timeout;
+    if (timeout >= 60) EXPECT_LE(at, timeout - 15) << timeout;
+  }
+  EXPECT_EQ(aq::guest_watchdog_uptime(1500), 1440);
+}
+
 // --- the guest's /init -----------------------------------------------------------
 
 TEST(GuestInit, PrintsNoKernelProblemMarkers) {
@@ -237,7 +257,7 @@ TEST(GuestInit, HostBusyboxHasTheAppletsInitUses) {
   pclose(list);
   if (applets == "\n") GTEST_SKIP() << "no busybox on the host";
   for (const auto* applet : {"sh", "mount", "mkdir", "ip", "uname", "cut", "nproc", "free", "awk", "cat",
-                             "base64", "stty", "find", "wc", "poweroff"})
+                             "base64", "stty", "find", "wc", "kill", "poweroff"})
     EXPECT_THAT(applets, HasSubstr(std::string("\n") + applet + "\n")) << applet;
 }
 

@@ -1,0 +1,33 @@
+// The guest half of hang handling in an aqcheck VM (run_vm, vm.hpp).
+//
+// A run whose kernel hangs never reaches its verdict, and the host only sees
+// the qemu timeout.  The watchdog, started by the guest's /init next to
+// `aqcheck run`, makes such a run explain itself and end sooner.
+#pragma once
+
+#include <string>
+
+namespace aq {
+
+// Seconds a run may go on after the kernel's first hung-task or RCU stall
+// report before the watchdog ends the VM: a run that still finishes gets its
+// (failing) verdict; one stuck behind the hang does not hold CI to --timeout.
+inline constexpr int kHangGraceS = 120;
+
+// The hidden `aqcheck guest-watchdog <uptime_s>`.  Runs at SCHED_FIFO, so a
+// stalled sched_ext scheduler cannot starve it, and dumps to the console the
+// harness's kernel stacks, blocked tasks, every CPU's backtrace and the
+// sched_ext state (sysrq w, l, D):
+//   - at the kernel's first hung-task or RCU stall report; if `aqcheck run`
+//     is still going kHangGraceS later, it ends the VM (exit_code::vm_timeout)
+//     after printing guest_watchdog_ended and why;
+//   - at uptime_s seconds of guest uptime, shortly before the host's
+//     --timeout kills the VM.
+// /init kills it when the run ends.
+int guest_watchdog(int uptime_s);
+
+// A kernel log line saying the system, not just the run, is stuck: a hung
+// task or an RCU (or RCU-tasks) stall.
+bool is_hang_report(const std::string& line);
+
+}  // namespace aq
