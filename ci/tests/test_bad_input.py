@@ -99,12 +99,21 @@ def test_bad_command_line():
     assert rc == USAGE
 
 
-def test_hung_vm_is_killed_at_the_timeout(report_path):
+def test_hung_vm_is_killed_at_the_timeout_and_dumps_first(report_path):
+    """A run that outlives --timeout: killed with exit 6, no report, and the
+    guest watchdog's dump (harness stacks, blocked tasks, sched_ext state) is
+    in the console log."""
     require_kernel()
-    rc, out, err = aqcheck("vm", "--timeout", "4", "--console", str(OUT / "hung.console.log"), "--", "run",
+    console = OUT / "hung.console.log"
+    rc, out, err = aqcheck("vm", "--timeout", "30", "--console", str(console), "--", "run",
                            "--duration", "60", "--json", str(report_path), timeout=120)
     assert_one_error(rc, err, VM_TIMEOUT, "VM hung", "console log")
     assert not report_path.exists()
+    log = console.read_text(errors="replace")
+    assert "aqcheck-guest: watchdog: no verdict at " in log
+    assert "aqcheck-guest: watchdog: aqcheck pid " in log  # the harness's own stacks
+    for sysrq in ("sysrq: Show Blocked State", "sysrq: Trigger sched_ext debug dump"):
+        assert sysrq in log, sysrq
 
 
 def test_garbage_kernel_image(tmp_path):
