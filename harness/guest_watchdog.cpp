@@ -65,9 +65,13 @@ void print_harness_stacks() {
 }
 
 void dump(const std::string& why) {
-  say(fmt::format("{}; dumping the harness's stacks, blocked tasks, CPU backtraces and the sched_ext state", why));
+  say(fmt::format("{}; dumping the harness's stacks, every task with the run queues and busy workqueues, "
+                  "CPU backtraces and the sched_ext state",
+                  why));
   print_harness_stacks();
-  for (char key : {'w', 'l', 'D'}) std::ofstream("/proc/sysrq-trigger") << key;
+  // t: every task's state and stack, each CPU's run queue, busy worker pools
+  // (a hang the sched_ext watchdog misses is often a task it does not see).
+  for (char key : {'t', 'l', 'D'}) std::ofstream("/proc/sysrq-trigger") << key;
 }
 
 }  // namespace

@@ -16,8 +16,8 @@ inline constexpr int kHangGraceS = 120;
 
 // The hidden `aqcheck guest-watchdog <uptime_s>`.  Runs at SCHED_FIFO, so a
 // stalled sched_ext scheduler cannot starve it, and dumps to the console the
-// harness's kernel stacks, blocked tasks, every CPU's backtrace and the
-// sched_ext state (sysrq w, l, D):
+// harness's kernel stacks, every task with the run queues and busy worker
+// pools, every CPU's backtrace and the sched_ext state (sysrq t, l, D):
 //   - at the kernel's first hung-task or RCU stall report; if `aqcheck run`
 //     is still going kHangGraceS later, it ends the VM (exit_code::vm_timeout)
 //     after printing guest_watchdog_ended and why;
