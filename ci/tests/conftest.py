@@ -57,11 +57,15 @@ class Result:
     json_path: pathlib.Path
 
     def case(self, name):
-        assert self.report, f"no JSON report (exit {self.rc}):\n{self.out[-3000:]}"
+        assert self.report, f"no JSON report (exit {self.rc}): {self.errors()}\n{self.out[-3000:]}"
         for c in self.report["cases"]:
             if c["name"] == name:
                 return c
         raise AssertionError(f"no case {name} in report: {[c['name'] for c in self.report['cases']]}")
+
+    def errors(self):
+        """aqcheck's own error lines: why there is no verdict, first."""
+        return "; ".join(l for l in self.out.splitlines() if l.startswith("aqcheck: error:"))
 
     def explain(self):
         tail = "\n".join(self.out.splitlines()[-40:])
