@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -226,6 +227,52 @@ void dump_sched_ext_state() {
   if (sysrq) sysrq << 'D';
 }
 
+// Brings back every CPU that is offline (a killed cpu-online stressor leaves
+// them so); returns how many.
+int online_all_cpus() {
+  namespace fs = std::filesystem;
+  int onlined = 0;
+  std::error_code ec;
+  for (const auto& dir : fs::directory_iterator("/sys/devices/system/cpu", ec)) {
+    const auto name = dir.path().filename().string();
+    if (name.size() < 4 || name.rfind("cpu", 0) != 0 || name.find_first_not_of("0123456789", 3) != std::string::npos)
+      continue;
+    std::ifstream in(dir.path() / "online");
+    char state = '1';
+    if (!(in >> state) || state != '0') continue;
+    std::ofstream(dir.path() / "online") << "1\n";
+    onlined++;
+  }
+  return onlined;
+}
+
+// Before the detach of a run that hotplugged CPUs: every CPU online again and
+// no hotplug event for a second.  Detaching ~0.1 s after a CPU came back
+// online has twice left a 7.2 guest with a per-CPU work item that never ran
+// (an RCU-tasks grace period and an lru drain stuck for good); the workload
+// is what must hotplug under the scheduler, not the detach.
+void settle_cpu_hotplug(const qmap_arena& qa, CaseResult& r) {
+  const auto events = [&] {
+    return __atomic_load_n(&qa.stats.nr_cpu_online, __ATOMIC_RELAXED) +
+           __atomic_load_n(&qa.stats.nr_cpu_offline, __ATOMIC_RELAXED);
+  };
+  if (events() == 0) return;
+  if (const int n = online_all_cpus(); n > 0) {
+    fmt::print("aqcheck: {}: brought {} offline CPU(s) back online before the detach\n", r.name, n);
+    r.counters["cpus_brought_online"] += static_cast<std::uint64_t>(n);
+  }
+  auto last = events();
+  auto quiet_since = Clock::now();
+  const auto give_up = quiet_since + std::chrono::seconds(5);
+  while (Clock::now() < give_up && Clock::now() - quiet_since < std::chrono::seconds(1)) {
+    std::this_thread::sleep_for(milliseconds(20));
+    if (const auto now = events(); now != last) {
+      last = now;
+      quiet_since = Clock::now();
+    }
+  }
+}
+
 // Raises the calling thread to SCHED_FIFO for its lifetime: the observer must
 // not be starved by what it observes, and sched_ext does not schedule RT
 // tasks, so aqcheck can still see (and end) a run whose scheduler stalls.
@@ -334,6 +381,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
     else
       child.kill();
     r.counters["churn_changes"] = churn.changes();
+    settle_cpu_hotplug(att->arena(), r);
     att->finish();
     if (cycles > 1) {
       fmt::print("aqcheck: {}: {} attach/detach cycles under load\n", spec.name, cycle);
