@@ -247,10 +247,10 @@ int online_all_cpus() {
 }
 
 // Before the detach of a run that hotplugged CPUs: every CPU online again and
-// no hotplug event for a second.  Detaching ~0.1 s after a CPU came back
-// online has twice left a 7.2 guest with a per-CPU work item that never ran
-// (an RCU-tasks grace period and an lru drain stuck for good); the workload
-// is what must hotplug under the scheduler, not the detach.
+// no hotplug event for a second.  A detach 0.1 s after a CPU came back online
+// has left a 7.2 guest with an RCU-tasks grace period and an lru drain stuck
+// for good (workloads/README.md); the workload is what must hotplug under the
+// scheduler, not the detach.
 void settle_cpu_hotplug(const qmap_arena& qa, CaseResult& r) {
   const auto events = [&] {
     return __atomic_load_n(&qa.stats.nr_cpu_online, __ATOMIC_RELAXED) +
