@@ -22,6 +22,9 @@ class Scenario:
     run_args: tuple
     vm_args: tuple = ()
     expect_rc: int = PASS
+    # About 3 min for an 11-workload run here; a hang the kernel reports ends
+    # sooner (the guest watchdog).
+    timeout_s: int = 900
 
 
 MATRIX = Scenario("matrix", "every workload under scx_aqmap", ("--workload", "all", *AUDIT))
@@ -48,7 +51,7 @@ CYCLES = Scenario("cycles", "50 attach/detach cycles under load, slab whole afte
                   ("--cycles", "50", "--duration", "25", "--stress", "--cpu 2 --fork 1 --yield 1", *AUDIT),
                   # Single-threaded TCG: enabling sched_ext flips static keys, and
                   # multi-threaded TCG has Oopsed on int3 while patching them.
-                  vm_args=("--accel", "tcg-single"))
+                  vm_args=("--accel", "tcg-single"), timeout_s=1500)
 
 _results = {}
 
@@ -56,9 +59,8 @@ _results = {}
 def run_scenario(s):
     require_kernel()
     if s.name not in _results:
-        # About 3 min each here; a hang the kernel reports ends sooner (guest watchdog).
-        _results[s.name] = run_aqcheck(["vm", "--timeout", "900", *s.vm_args, "--", "run", *s.run_args],
-                                       timeout=960, name=s.name)
+        _results[s.name] = run_aqcheck(["vm", "--timeout", str(s.timeout_s), *s.vm_args, "--", "run", *s.run_args],
+                                       timeout=s.timeout_s + 60, name=s.name)
     return _results[s.name]
 
 
