@@ -58,7 +58,12 @@
 #define qmap_arm_barrier()	asm volatile("" ::: "memory")
 
 #define QMAP_NR_FIFOS		5
-#define QMAP_LOCK_RETRIES	8
+/*
+ * A timed-out acquisition has already spun 250 ms (the rqspinlock timeout):
+ * 16 of them tolerate a lock holder whose vCPU the host stalls for 4 s, as
+ * under TCG and in steal-heavy cloud VMs; 8 (2 s) ejected healthy runs.
+ */
+#define QMAP_LOCK_RETRIES	16
 
 struct qmap_fifo;
 

@@ -41,7 +41,7 @@ struct Model {
 	static constexpr int kNotQueued = -1;
 
 	int capacity = 0;		// slab slots
-	int retries = 8;		// QMAP_LOCK_RETRIES (contract: remove, alloc and free retry)
+	int retries = 16;		// QMAP_LOCK_RETRIES (contract: remove, alloc and free retry)
 	std::vector<ModelFifo> fifos;
 	std::map<int32_t, int> where;		// live pid -> FIFO or kNotQueued
 	std::map<int32_t, uint64_t> enq_seq;	// live pid -> seq of its last enqueue
