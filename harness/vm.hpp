@@ -72,8 +72,9 @@ std::vector<std::string> scan_console(const std::string& text, const std::vector
 // A guest killed by an int3 Oops whose trap sits right after a live-patched
 // jump-label/static-call site (5-byte NOP, jmp or call): text_poke_bp()'s
 // temporary breakpoint, still executed by another vCPU after it was removed.
-// Seen only under multi-threaded TCG, about once per 60 sched_ext
-// enable/disable cycles; run_vm then boots again (three boots at most).
+// Seen only under multi-threaded TCG: about once per 60 sched_ext
+// enable/disable cycles with qemu 7.2, far more often on a busy host, not
+// since qemu 10; run_vm then boots again (three boots at most).
 bool tcg_code_patching_oops(std::string_view console);
 
 // Why the guest watchdog ended the VM (the text after guest_watchdog_ended),
