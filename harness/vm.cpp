@@ -725,13 +725,7 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   // TSC skew and, minutes in, marks the TSC unstable; the clock then jumps
   // (bpf_res_spin_lock reports spurious timeouts) and sched_clock's static
   // key is live-patched mid-run.  TCG's TSC follows the host clock: keep it.
-  // idle=poll (TCG only): idle vCPUs poll instead of halting, so waking one
-  // needs no interrupt.  Halted TCG vCPUs have missed wakeups and irq_work
-  // interrupts: runnable tasks left on an idle CPU, a detach spinning for
-  // good in irq_work_sync().  The scheduler still sees idle CPUs as idle.
-  const bool tcg = o.accel.rfind("tcg", 0) == 0;
-  const auto cmdline = fmt::format("console=ttyS0 panic=-1 tsc=reliable{} rdinit=/init {}",
-                                   tcg ? " idle=poll" : "", guest_params);
+  const auto cmdline = "console=ttyS0 panic=-1 tsc=reliable rdinit=/init " + guest_params;
   const auto argv = qemu_command(o, kernel, initramfs, cmdline, console_log, data_log);
   fmt::print(stderr, "aqcheck: vm: kernel {}\n", kernel.version);
   fmt::print(stderr, "aqcheck: vm: guest runs: /aqcheck run {}\n", shell_join(guest.args));
