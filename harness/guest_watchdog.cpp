@@ -2,6 +2,7 @@
 
 #include "exit_codes.hpp"
 #include "kmsg.hpp"
+#include "proc_files.hpp"
 #include "vm.hpp"
 
 #include <poll.h>
@@ -13,10 +14,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -25,18 +24,6 @@ namespace aq {
 namespace {
 
 namespace fs = std::filesystem;
-
-double uptime_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-std::optional<std::string> read_text(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 void say(const std::string& line) {
   fmt::print("aqcheck-guest: watchdog: {}\n", line);
@@ -50,15 +37,15 @@ void print_harness_stacks() {
   for (const auto& proc : fs::directory_iterator("/proc")) {
     const auto pid = proc.path().filename().string();
     if (pid.find_first_not_of("0123456789") != std::string::npos || pid == self) continue;
-    if (read_text(proc.path() / "comm").value_or("") != "aqcheck\n") continue;
+    if (slurp(proc.path() / "comm").value_or("") != "aqcheck\n") continue;
     std::error_code ec;
     for (const auto& task : fs::directory_iterator(proc.path() / "task", ec)) {
-      const auto stat = read_text(task.path() / "stat").value_or("");
+      const auto stat = slurp(task.path() / "stat").value_or("");
       const auto close = stat.rfind(") ");
       const char state = close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
       say(fmt::format("aqcheck pid {} tid {} state {} wchan {}", pid, task.path().filename().string(), state,
-                      read_text(task.path() / "wchan").value_or("?")));
-      std::istringstream stack(read_text(task.path() / "stack").value_or(""));
+                      slurp(task.path() / "wchan").value_or("?")));
+      std::istringstream stack(slurp(task.path() / "stack").value_or(""));
       for (std::string frame; std::getline(stack, frame);) say("  " + frame);
     }
   }
@@ -75,11 +62,6 @@ void dump(const std::string& why) {
 }
 
 }  // namespace
-
-bool is_hang_report(const std::string& line) {
-  return line.find("blocked for more than") != std::string::npos ||
-         (line.find("rcu") != std::string::npos && line.find("detected stall") != std::string::npos);
-}
 
 int guest_watchdog(int dump_at_uptime_s) {
   if (!inside_aqcheck_vm()) {

@@ -5,8 +5,6 @@
 // `aqcheck run`, makes such a run explain itself and end sooner.
 #pragma once
 
-#include <string>
-
 namespace aq {
 
 // Seconds a run may go on after the kernel's first hung-task or RCU stall
@@ -25,9 +23,5 @@ inline constexpr int kHangGraceS = 120;
 //     --timeout kills the VM.
 // /init kills it when the run ends.
 int guest_watchdog(int uptime_s);
-
-// A kernel log line saying the system, not just the run, is stuck: a hung
-// task or an RCU (or RCU-tasks) stall.
-bool is_hang_report(const std::string& line);
 
 }  // namespace aq

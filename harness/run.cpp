@@ -23,6 +23,7 @@
 #include "churn.hpp"
 #include "exit_codes.hpp"
 #include "kmsg.hpp"
+#include "proc_files.hpp"
 #include "report.hpp"
 #include "stats.hpp"
 #include "stress.hpp"
@@ -51,13 +52,6 @@ struct CaseSpec {
   std::optional<Workload> workload;
   std::string skip;  // why this machine cannot run it ("" = runnable)
 };
-
-double uptime_s() {
-  std::ifstream in("/proc/uptime");
-  double up = 0;
-  in >> up;
-  return up;
-}
 
 std::string kernel_release() {
   utsname u{};

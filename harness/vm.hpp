@@ -61,6 +61,11 @@ bool inside_aqcheck_vm();
 // timeout_s seconds: early enough that the dump reaches the console log.
 int guest_watchdog_uptime(int timeout_s);
 
+// A kernel log line saying the system, not just the run, is stuck: a hung
+// task or an RCU (or RCU-tasks) stall.  One of scan_console's problems, and
+// what wakes the guest watchdog.
+bool is_hang_report(std::string_view line);
+
 // Kernel problems in a serial console log: WARNING:, BUG:, RCU stalls,
 // Oops, hung tasks, Kernel panic, and sched_ext schedulers disabled for any
 // reason but a clean unregister from user space.  Returns the offending lines,

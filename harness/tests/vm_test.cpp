@@ -225,6 +225,14 @@ TEST(RunArgs, EncodesOneArgumentPerLine) {
 
 // --- the guest watchdog's side of the protocol ---------------------------------------
 
+TEST(GuestWatchdog, HangReportsAreHungTasksAndRcuStalls) {
+  EXPECT_TRUE(aq::is_hang_report("[  242.621426] INFO: task kworker/u8:2:38 blocked for more than 120 seconds."));
+  EXPECT_TRUE(aq::is_hang_report("[  600.1] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:"));
+  EXPECT_TRUE(aq::is_hang_report("[  722.0] INFO: rcu_tasks detected stalls on tasks:"));
+  EXPECT_FALSE(aq::is_hang_report("[    5.2] sched_ext: BPF scheduler \"aqmap\" enabled"));
+  EXPECT_FALSE(aq::is_hang_report("[    9.9] WARNING: CPU: 1 PID: 7 at kernel/sched/ext.c:1234"));
+}
+
 TEST(GuestWatchdog, VerdictIsTheReasonAfterTheMarker) {
   const std::string console = "[  242.6] INFO: task khugepaged:42 blocked for more than 120 seconds.\n" +
                               std::string(aq::guest_watchdog_ended) + "the kernel reported a hang  \n[ 363.1] x\n";
