@@ -36,8 +36,9 @@ std::vector<pid_t> processes_in_group(pid_t pgid) {
   return out;
 }
 
-Churner::Churner(pid_t pgid, std::vector<std::string> kinds, std::uint64_t seed)
-    : pgid_(pgid), kinds_(std::move(kinds)) {
+Churner::Churner(pid_t pgid, std::vector<std::string> kinds, std::uint64_t seed,
+                 std::chrono::milliseconds interval)
+    : pgid_(pgid), interval_(interval), kinds_(std::move(kinds)) {
   if (!kinds_.empty()) thread_ = std::thread([this, seed] { loop(seed); });
 }
 
@@ -77,7 +78,7 @@ void Churner::loop(std::uint64_t seed) {
         if (::sched_setaffinity(pid, sizeof set, &set) == 0) changes_++;
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(interval_);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -16,8 +17,10 @@ namespace aq {
 
 class Churner {
  public:
-  // kinds: "renice" and/or "affinity"; acts on processes of group pgid.
-  Churner(pid_t pgid, std::vector<std::string> kinds, std::uint64_t seed);
+  // kinds: "renice" and/or "affinity"; acts on processes of group pgid, one
+  // change per interval.
+  Churner(pid_t pgid, std::vector<std::string> kinds, std::uint64_t seed,
+          std::chrono::milliseconds interval = std::chrono::milliseconds(2));
   ~Churner();  // stops and joins
   Churner(const Churner&) = delete;
   Churner& operator=(const Churner&) = delete;
@@ -27,6 +30,7 @@ class Churner {
  private:
   void loop(std::uint64_t seed);
   pid_t pgid_;
+  std::chrono::milliseconds interval_;
   std::vector<std::string> kinds_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> changes_{0};

@@ -43,16 +43,6 @@ void on_signal(int sig) { g_signal = sig; }
 constexpr int kStressGraceS = 30;
 constexpr int kStateTimeoutMs = 5000;
 
-// What to run for one case: a workload file, or raw --stress arguments.
-struct CaseSpec {
-  std::string name;
-  std::string purpose;
-  std::vector<std::string> stress_args;
-  int duration_s = 10;
-  std::optional<Workload> workload;
-  std::string skip;  // why this machine cannot run it ("" = runnable)
-};
-
 std::string kernel_release() {
   utsname u{};
   ::uname(&u);
@@ -86,14 +76,14 @@ std::vector<CaseSpec> resolve_cases(const RunConfig& cfg) {
     for (auto& w : ws) {
       validate_with_stress_ng(w, cfg.stress_ng);
       CaseSpec c{w.name, w.purpose, w.stress_args,
-                 cfg.duration_s ? cfg.duration_s : static_cast<int>(w.duration_s), w, ""};
+                 cfg.duration_s ? cfg.duration_s : static_cast<int>(w.duration_s), w, "", w.churn};
       if (auto why = unmet_requirement(w, static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN))))
         c.skip = *why;
       cases.push_back(std::move(c));
     }
   } else {
     auto args = split_args(cfg.stress.empty() ? "--cpu 2 --switch 2 --fork 1" : cfg.stress);
-    cases.push_back({"stress", "ad-hoc stress-ng run", args, cfg.duration_s ? cfg.duration_s : 10, {}, ""});
+    cases.push_back({"stress", "ad-hoc stress-ng run", args, cfg.duration_s ? cfg.duration_s : 10, {}, "", {}});
   }
   return cases;
 }
@@ -289,6 +279,8 @@ class RealtimeScope {
   bool ok_ = false;
 };
 
+}  // namespace
+
 // The run of one case: one attach for the whole stress run, or --cycles
 // attaches in turn while the stress keeps running.  Throws LoadError when the
 // scheduler cannot be loaded or attached at all.
@@ -319,7 +311,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   fmt::print("aqcheck: {}: {}\n", spec.name, fmt::join(child.argv(), " "));
 
   {
-    Churner churn(child.pid(), spec.workload ? spec.workload->churn : std::vector<std::string>{}, cfg.seed);
+    Churner churn(child.pid(), spec.churn, cfg.seed, milliseconds(spec.churn_interval_ms));
     const auto start = Clock::now();
     const auto hard_deadline = start + std::chrono::seconds(stress_s + kStressGraceS);
     auto next_audit = start, next_progress = start + std::chrono::seconds(1), next_cycle = start + cycle_len;
@@ -406,6 +398,8 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   return r;
 }
 
+namespace {
+
 // SIGKILL of a running aqcheck must leave the kernel to detach the
 // scheduler: the struct_ops link dies with its last fd.  A second aqcheck
 // attaches under stress; this one kills it and times the way back to disabled.
@@ -460,6 +454,13 @@ CaseResult run_sigkill_case(const RunConfig& cfg, const CaseSpec& spec) {
 
 }  // namespace
 
+int interrupted_by_signal() { return g_signal.load(); }
+
+void install_signal_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
 bool RunResult::passed() const {
   bool any_ran = std::any_of(cases.begin(), cases.end(), [](auto& c) { return c.skipped.empty(); });
   bool none_failed = std::none_of(cases.begin(), cases.end(), [](auto& c) { return !c.failures.empty(); });
@@ -492,8 +493,7 @@ int run_command(const RunConfig& cfg) {
     return exit_code::load_failed;
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  install_signal_handlers();
 
   RunResult res;
   res.kernel = kernel_release();

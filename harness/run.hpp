@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "scheduler.hpp"
+#include "workload.hpp"
 
 namespace aq {
 
@@ -25,6 +27,19 @@ struct RunConfig {
   std::string stress_ng = "/usr/bin/stress-ng";
   SchedOptions sched;
   std::string command_line;         // how we were invoked, for the reproduction line
+};
+
+// What to run for one case: a workload file, or raw --stress arguments, or a
+// fuzz scenario (harness/fuzz_*).
+struct CaseSpec {
+  std::string name;
+  std::string purpose;
+  std::vector<std::string> stress_args;
+  int duration_s = 10;
+  std::optional<Workload> workload;      // coverage floors and churn come from here when set
+  std::string skip;                      // why this machine cannot run it ("" = runnable)
+  std::vector<std::string> churn;        // churn kinds when there is no workload ("renice", "affinity")
+  int churn_interval_ms = 2;             // one property change per interval
 };
 
 // What one workload under one attach produced.
@@ -60,5 +75,15 @@ struct RunResult {
 
 // Runs everything the config asks for; returns an aq::exit_code value.
 int run_command(const RunConfig& cfg);
+
+// The checks `run` applies, for one case, on this (sched_ext) machine: attach,
+// stress, audit, detach, verdict.  Expects the caller to have checked root and
+// sched_ext.  seen_ops receives root/ops while attached.  Throws LoadError.
+CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::string& out_dir,
+                    std::string& seen_ops);
+
+// Set by SIGINT/SIGTERM once run_command or fuzz installed its handlers.
+int interrupted_by_signal();
+void install_signal_handlers();
 
 }  // namespace aq
