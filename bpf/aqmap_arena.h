@@ -10,6 +10,7 @@
 #include "aqmap_list.h"
 
 #define AQ_AUDIT_MAX_ENTRIES	4096
+#define AQ_AUDIT_MAX_STUCK	16
 #define AQ_MAX_CPUS		64
 
 /* Scheduler statistics; names are what reports and workload files use. */
@@ -34,6 +35,8 @@ struct aq_stats {
 	u64 nr_stale_skipped;		/* lazy variant: popped entries no longer queued */
 	u64 nr_cpu_online;		/* ops.cpu_online */
 	u64 nr_cpu_offline;		/* ops.cpu_offline */
+	u64 nr_aged_dispatch;		/* dispatched out of weighted order: FIFO head overdue */
+	u64 nr_keep_ready;		/* re-enqueues after a sched change that kept their wait clock */
 };
 
 /* One entry seen on a FIFO by the audit. */
@@ -70,7 +73,39 @@ struct aq_audit {
 	u64 bad_val[4];		/* values involved, meaning per status */
 	u32 nr_entries;
 	u32 pad2;
+	u64 head_wait_ns[QMAP_NR_FIFOS];	/* how long each FIFO's head has waited, 0 if empty */
 	struct aq_audit_entry entries[AQ_AUDIT_MAX_ENTRIES];
+};
+
+/*
+ * A sched_ext task that has waited for a CPU at least stuck_after_ms, as the
+ * kernel measures it (p->scx.runnable_at, the sched_ext watchdog's clock),
+ * and where it is: on a FIFO, on a DSQ, or nowhere.
+ */
+struct aq_stuck_task {
+	s32 pid;
+	s32 fifo;		/* FIFO it is linked on, -1 if none */
+	s32 cpu;		/* task_cpu() */
+	u32 on_dsq;		/* p->scx.dsq set */
+	u64 dsq_id;		/* that DSQ's id */
+	u64 ops_state;		/* p->scx.ops_state's state (SCX_OPSS_*), without qseq */
+	u32 scx_flags;		/* p->scx.flags (SCX_TASK_IN_CUSTODY, ...) */
+	u32 weight;
+	u64 wait_ms;
+	char comm[16];
+};
+
+/* Written by the aqmap_audit_waits program: every sched_ext task's wait. */
+struct aq_wait_audit {
+	u64 seq;		/* scans completed */
+	u64 calib_ns, calib_jiffies;	/* first scan: to derive HZ */
+	u64 hz;			/* 0 until derived (the first 200 ms) */
+	u64 max_wait_ms;	/* longest wait of any task now waiting */
+	s32 max_wait_pid;
+	u32 nr_waiting;		/* sched_ext tasks runnable and not running */
+	u32 nr_stuck;		/* of which waited >= stuck_after_ms (listed up to AQ_AUDIT_MAX_STUCK) */
+	u32 pad;
+	struct aq_stuck_task stuck[AQ_AUDIT_MAX_STUCK];
 };
 
 struct aq_cpu_ctx {
@@ -97,6 +132,10 @@ struct qmap_arena {
 	struct task_ctx __arena *task_ctxs;	/* the slab */
 	struct task_ctx __arena *task_free_head;
 	struct aq_exit_info exit;
+	u64 max_fifo_wait_ns;			/* longest wait of a task popped from a FIFO */
+	s32 max_fifo_wait_fifo;			/* ... and its FIFO */
+	u32 pad;
+	struct aq_wait_audit waits;
 	struct aq_audit audit;
 };
 

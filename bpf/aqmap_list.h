@@ -77,8 +77,8 @@ struct task_ctx {
 	s32 pid;
 	s32 last_fifo;				/* FIFO of the previous enqueue, -1 if none */
 	u32 in_use;				/* 1 between alloc and free */
-	u32 highpri;
-	u32 force_local;
+	u32 keep_ready;				/* next enqueue keeps ready_at (sched change) */
+	u64 ready_at;				/* ns: since when the task waits for a CPU */
 };
 
 struct qmap_fifo {
@@ -317,8 +317,8 @@ qmap_slab_alloc(struct task_ctx __arena * __arena *head, s32 pid)
 	taskc->pid = pid;
 	taskc->last_fifo = -1;
 	taskc->in_use = 1;
-	taskc->highpri = 0;
-	taskc->force_local = 0;
+	taskc->keep_ready = 0;
+	taskc->ready_at = 0;
 	return taskc_a;
 }
 

@@ -22,6 +22,19 @@
  * Lock failures never lose a task: enqueue falls back to the shared DSQ,
  * pop leaves the FIFO for the next round, remove retries and, if it still
  * cannot unlink, ejects the scheduler (a stale entry would otherwise stay).
+ * Built with -DAQMAP_LOST_TASK the enqueue fallback drops the task instead,
+ * so that aqcheck can prove it finds a task that waits on nothing.
+ *
+ * No task starves on a FIFO.  The weighted order alone gives FIFO 0 one slot
+ * in 31, and a task whose affinity or policy keeps changing is re-enqueued at
+ * a tail again and again: under such churn FIFO 0's head once waited 30 s.
+ * So every task carries ready_at, when it began to wait for a CPU, which a
+ * re-enqueue after a property change (SCX_DEQ_SCHED_CHANGE) keeps, as the
+ * kernel keeps p->scx.runnable_at; and dispatch first serves the FIFO whose
+ * head has waited longest past starve_ms, if any, then the weighted order.
+ * A task thus waits on a FIFO at most about starve_ms plus the time it takes
+ * to dispatch the overdue heads ahead of it, one per dispatch (README,
+ * "Starvation bound").
  *
  * Everything userspace reads lives in one __arena global (qa), which the
  * harness maps at the same address; aqmap_audit is a syscall program the
@@ -38,10 +51,13 @@ const volatile bool highpri_boosting;
 const volatile u32 max_tasks = 16384;
 const volatile u64 error_after_enqueues;	/* test knob: scx_bpf_error() after N */
 const volatile u32 fail_lock_every;		/* fault injection: fail every Nth acquisition */
+const volatile u64 starve_ms = 250;		/* a FIFO head older than this goes first */
+const volatile u64 stuck_after_ms = 4000;	/* aqmap_audit_waits lists tasks waiting this long */
 
 #define SHARED_DSQ	0
 #define HIGHPRI_DSQ	1
 #define HIGHPRI_WEIGHT	8668
+#define NSEC_PER_MSEC	1000000ULL
 #define ARENA_PAGES	(1 << 12)
 #define AQ_AUDIT_WALK_MAX	(1 << 17)	/* > any max_tasks: a longer walk is a cycle */
 
@@ -211,6 +227,30 @@ static bool lazy_entry_left_behind(struct task_ctx __arena *taskc)
 #endif
 }
 
+/* Lost-task variant only: the enqueue fallback puts the task nowhere. */
+static bool fallback_drops_task(void)
+{
+#ifdef AQMAP_LOST_TASK
+	return true;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Since when @taskc waits for a CPU: now, unless this enqueue follows a
+ * property change, which does not end the wait (nor does the kernel's
+ * watchdog clock, p->scx.runnable_at, restart).
+ */
+static void stamp_ready(struct task_ctx __arena *taskc)
+{
+	if (taskc->keep_ready && taskc->ready_at)
+		stat_inc(nr_keep_ready);
+	else
+		taskc->ready_at = bpf_ktime_get_ns();
+	taskc->keep_ready = 0;
+}
+
 void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx __arena *taskc;
@@ -231,6 +271,7 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 
 	if (!(taskc = lookup_task_ctx(p)))
 		return;
+	stamp_ready(taskc);
 
 	if (highpri_boosting && p->scx.weight >= HIGHPRI_WEIGHT) {
 		stat_inc(nr_highpri);
@@ -263,6 +304,8 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 
 	if (qmap_fifo_enqueue(&qa.fifos[idx], taskc, seq)) {
 		stat_inc(nr_enq_lock_fallback);
+		if (fallback_drops_task())
+			return;
 		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
 		kick_task_cpu(p);
 		return;
@@ -284,6 +327,8 @@ void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
 #endif
 	if (!(taskc = lookup_task_ctx(p)))
 		return;
+	if (deq_flags & SCX_DEQ_SCHED_CHANGE)
+		taskc->keep_ready = 1;
 	ret = qmap_fifo_remove(taskc);
 	if (!ret) {
 		stat_inc(nr_deq_removed);
@@ -294,8 +339,19 @@ void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
 	}
 }
 
-/* Move one popped entry to the shared DSQ; false if it was skipped. */
-static bool dispatch_entry(struct task_ctx __arena *taskc, s32 cpu)
+/* The longest wait of a task dispatched from a FIFO, for the report. */
+static void note_fifo_wait(struct task_ctx __arena *taskc, s32 fifo)
+{
+	u64 wait = bpf_ktime_get_ns() - taskc->ready_at;
+
+	if (taskc->ready_at && wait > qa.max_fifo_wait_ns) {
+		qa.max_fifo_wait_ns = wait;	/* racy max: a statistic */
+		qa.max_fifo_wait_fifo = fifo;
+	}
+}
+
+/* Move one entry popped from FIFO @fifo to the shared DSQ; false if skipped. */
+static bool dispatch_entry(struct task_ctx __arena *taskc, s32 fifo, s32 cpu)
 {
 	struct task_struct *p;
 
@@ -309,11 +365,65 @@ static bool dispatch_entry(struct task_ctx __arena *taskc, s32 cpu)
 		return false;
 	}
 #endif
+	note_fifo_wait(taskc, fifo);
 	scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, 0);
 	kick_if_not_allowed(p, cpu);
 	bpf_task_release(p);
 	stat_inc(nr_dispatched);
 	return true;
+}
+
+/*
+ * The FIFO whose head has waited longest past starve_ms, or -1.  An unlocked
+ * peek that only picks a FIFO: a head popped meanwhile costs one pop.
+ */
+static s32 overdue_fifo(void)
+{
+	u64 oldest = bpf_ktime_get_ns() - starve_ms * NSEC_PER_MSEC;
+	struct task_ctx __arena *head;
+	s32 i, pick = -1;
+	u64 ready;
+
+	bpf_for(i, 0, QMAP_NR_FIFOS) {
+		head = READ_ONCE(qa.fifos[i].head);
+		if (!head)
+			continue;
+		ready = head->ready_at;
+		if (ready && ready < oldest) {
+			oldest = ready;
+			pick = i;
+		}
+	}
+	return pick;
+}
+
+/*
+ * Starvation guard: dispatch overdue FIFO heads before the weighted order.
+ * True when that used up the batch or the dispatch slots.
+ */
+static bool dispatch_overdue(s32 cpu, u32 *batch)
+{
+	struct task_ctx __arena *taskc;
+	s32 idx, n;
+	int err;
+
+	bpf_for(n, 0, 2 * QMAP_NR_FIFOS) {
+		idx = overdue_fifo();
+		if (idx < 0)
+			return false;
+		taskc = qmap_fifo_pop(&qa.fifos[(u32)idx % QMAP_NR_FIFOS], &err);
+		if (!taskc) {
+			if (err)
+				stat_inc(nr_pop_lock_fail);
+			return false;
+		}
+		if (!dispatch_entry(taskc, idx, cpu))
+			continue;
+		stat_inc(nr_aged_dispatch);
+		if (!--*batch || !scx_bpf_dispatch_nr_slots())
+			return true;
+	}
+	return false;
 }
 
 void BPF_STRUCT_OPS(aqmap_dispatch, s32 cpu, struct task_struct *prev)
@@ -325,6 +435,11 @@ void BPF_STRUCT_OPS(aqmap_dispatch, s32 cpu, struct task_struct *prev)
 
 	if (scx_bpf_dsq_move_to_local(HIGHPRI_DSQ) || scx_bpf_dsq_move_to_local(SHARED_DSQ))
 		return;
+
+	if (dispatch_overdue(cpu, &batch)) {
+		scx_bpf_dsq_move_to_local(SHARED_DSQ);
+		return;
+	}
 
 	cpuc = &qa.cpus[(u32)cpu % AQ_MAX_CPUS];
 
@@ -342,7 +457,7 @@ void BPF_STRUCT_OPS(aqmap_dispatch, s32 cpu, struct task_struct *prev)
 					stat_inc(nr_pop_lock_fail);
 				break;
 			}
-			if (!dispatch_entry(taskc, cpu))
+			if (!dispatch_entry(taskc, cpuc->dsp_idx % QMAP_NR_FIFOS, cpu))
 				continue;
 
 			batch--;
@@ -493,7 +608,7 @@ static void audit_fail(struct aq_audit *au, u32 status, s32 fifo,
  * The entry count lives in the arena, not in a register: the verifier then
  * treats it as unknown and the walk's states converge.
  */
-static void audit_fifo(struct aq_audit *au, s32 i)
+static void audit_fifo(struct aq_audit *au, s32 i, u64 now)
 {
 	struct qmap_fifo __arena *fifo_a = &qa.fifos[i];
 	struct qmap_fifo *fifo = (struct qmap_fifo *)fifo_a;
@@ -518,6 +633,7 @@ static void audit_fifo(struct aq_audit *au, s32 i)
 		audit_fail(au, AQ_AUDIT_BAD_ENDS, i, head, (u64)fifo->tail, len);
 	else if (head && (head->q_prev || tail->q_next))
 		audit_fail(au, AQ_AUDIT_BAD_ENDS, i, head, (u64)head->q_prev, (u64)tail->q_next);
+	au->head_wait_ns[(u32)i % QMAP_NR_FIFOS] = head && head->ready_at ? now - head->ready_at : 0;
 
 	/*
 	 * An open-coded iterator rather than a counted loop: the verifier then
@@ -579,11 +695,11 @@ int aqmap_audit(void *ctx)
 	au->nr_entries = 0;
 
 	/* Unrolled: each FIFO's lock is then a constant for the verifier. */
-	audit_fifo(au, 0);
-	audit_fifo(au, 1);
-	audit_fifo(au, 2);
-	audit_fifo(au, 3);
-	audit_fifo(au, 4);
+	audit_fifo(au, 0, t0);
+	audit_fifo(au, 1, t0);
+	audit_fifo(au, 2, t0);
+	audit_fifo(au, 3, t0);
+	audit_fifo(au, 4, t0);
 
 	bpf_for(j, 0, AQ_AUDIT_MAX_ENTRIES) {
 		struct aq_audit_entry *e = &au->entries[j];
@@ -604,6 +720,127 @@ int aqmap_audit(void *ctx)
 	if (dt > au->max_ns)
 		au->max_ns = dt;
 	au->seq++;
+	return 0;
+}
+
+/* ---- the wait audit ----------------------------------------------------- */
+
+/*
+ * Waiting for a CPU as the kernel's sched_ext watchdog sees it: on its rq's
+ * runnable_list, i.e. runnable and not running (ext.c: set_task_runnable(),
+ * clr_task_runnable()).
+ */
+static bool task_waiting(struct task_struct *p)
+{
+	return (u64)p->scx.runnable_node.next != (u64)&p->scx.runnable_node;
+}
+
+/*
+ * HZ, to turn jiffies into ms.  CONFIG_HZ is not readable without the kernel
+ * config (a VM's initramfs has none), so the first scan notes jiffies and
+ * ktime and a scan 200 ms later derives HZ from them, rounded to the nearest
+ * value Kconfig offers.  0 until then.
+ */
+static u64 derive_hz(struct aq_wait_audit *wa, u64 jiffies_now, u64 now_ns)
+{
+	static const u64 hz_choices[] = { 100, 250, 300, 1000 };
+	u64 dt, hz, d, best = 0, bestd = ~0ULL;
+	u32 i;
+
+	if (wa->hz)
+		return wa->hz;
+	if (!wa->calib_ns) {
+		wa->calib_ns = now_ns;
+		wa->calib_jiffies = jiffies_now;
+		return 0;
+	}
+	dt = now_ns - wa->calib_ns;
+	if (dt < 200 * NSEC_PER_MSEC)
+		return 0;
+	hz = (jiffies_now - wa->calib_jiffies) * 1000000000ULL / dt;
+	bpf_for(i, 0, 4) {
+		d = hz > hz_choices[i] ? hz - hz_choices[i] : hz_choices[i] - hz;
+		if (d < bestd) {
+			bestd = d;
+			best = hz_choices[i];
+		}
+	}
+	wa->hz = best;
+	return best;
+}
+
+/* Where is @p, which has waited @wait_ms: its FIFO, its DSQ, its state. */
+static void record_stuck(struct aq_stuck_task *st, struct task_struct *p, u64 wait_ms)
+{
+	struct task_ctx_stor_val *v;
+	struct scx_dispatch_q *dsq = p->scx.dsq;
+	struct qmap_fifo *fifo;
+	s32 k;
+
+	st->pid = p->pid;
+	st->cpu = p->thread_info.cpu;
+	st->wait_ms = wait_ms;
+	st->weight = p->scx.weight;
+	st->scx_flags = p->scx.flags;
+	st->ops_state = (u64)p->scx.ops_state.counter & SCX_OPSS_STATE_MASK;
+	st->on_dsq = !!dsq;
+	st->dsq_id = dsq ? dsq->id : 0;
+	/* Unrolled: the verifier takes no variable offset into a task_struct. */
+#pragma unroll
+	for (k = 0; k < 16; k++)
+		st->comm[k] = p->comm[k];
+	st->fifo = -1;
+	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
+	if (v && v->taskc) {
+		fifo = (struct qmap_fifo *)READ_ONCE(v->taskc->fifo);
+		if (fifo)
+			st->fifo = fifo->idx;
+	}
+}
+
+/*
+ * Run by the harness through BPF_PROG_TEST_RUN, less often than aqmap_audit
+ * (it visits every thread): each sched_ext task's wait by the watchdog's own
+ * clock, and every task that waited stuck_after_ms, with where it is, so a
+ * task the scheduler lost or starves is named long before the kernel's 30 s
+ * watchdog ejects the scheduler without saying where the task was.
+ */
+SEC("syscall")
+int aqmap_audit_waits(void *ctx)
+{
+	struct aq_wait_audit *wa = (struct aq_wait_audit *)&qa.waits;
+	u64 jiffies = bpf_jiffies64(), wait_j, wait_ms, hz;
+	struct task_struct *p;
+	u32 n;
+
+	if (!qa.initialized)
+		return 0;
+	hz = derive_hz(wa, jiffies, bpf_ktime_get_ns());
+	wa->max_wait_ms = 0;
+	wa->max_wait_pid = -1;
+	wa->nr_waiting = 0;
+	wa->nr_stuck = 0;
+
+	bpf_rcu_read_lock();
+	bpf_for_each(task, p, NULL, BPF_TASK_ITER_ALL_THREADS) {
+		if (!task_waiting(p))
+			continue;
+		/* A task that became runnable after jiffies was read has waited 0. */
+		wait_j = (s64)(jiffies - p->scx.runnable_at) > 0 ? jiffies - p->scx.runnable_at : 0;
+		wait_ms = hz ? wait_j * 1000 / hz : 0;
+		wa->nr_waiting++;
+		if (wait_ms > wa->max_wait_ms) {
+			wa->max_wait_ms = wait_ms;
+			wa->max_wait_pid = p->pid;
+		}
+		if (!hz || wait_ms < stuck_after_ms)
+			continue;
+		n = wa->nr_stuck++;
+		if (n < AQ_AUDIT_MAX_STUCK)
+			record_stuck(&wa->stuck[n], p, wait_ms);
+	}
+	bpf_rcu_read_unlock();
+	wa->seq++;
 	return 0;
 }
 

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <string_view>
+
 namespace aq {
 
 std::string describe_audit_failure(const aq_audit& au) {
@@ -55,6 +58,74 @@ std::vector<std::string> StaleTracker::observe(const aq_audit& au, Clock::time_p
   }
   suspects_ = std::move(now);
   return out;
+}
+
+namespace {
+
+// Ids of the kernel's built-in DSQs (enum scx_dsq_id_flags) and scx_aqmap's own.
+constexpr std::uint64_t kDsqGlobal = 0x8000000000000001ULL;
+constexpr std::uint64_t kDsqLocal = 0x8000000000000002ULL;
+constexpr std::uint64_t kSharedDsq = 0, kHighpriDsq = 1;
+constexpr std::uint64_t kOpssQueued = 2;    // SCX_OPSS_QUEUED
+constexpr std::uint32_t kTaskInCustody = 2;                      // SCX_TASK_IN_CUSTODY
+
+std::string dsq_name(const aq_stuck_task& t) {
+  switch (t.dsq_id) {
+    case kDsqLocal: return fmt::format("CPU {}'s local DSQ", t.cpu);
+    case kDsqGlobal: return "the global DSQ";
+    case kSharedDsq: return "the shared DSQ (0)";
+    case kHighpriDsq: return "the high-priority DSQ (1)";
+    default: return fmt::format("DSQ {:#x}", t.dsq_id);
+  }
+}
+
+}  // namespace
+
+std::string describe_stuck_task(const aq_stuck_task& t, std::uint64_t bound_ms) {
+  const std::string comm(t.comm, strnlen(t.comm, sizeof t.comm));
+  const bool queued = t.ops_state == kOpssQueued;
+  const bool custody = t.scx_flags & kTaskInCustody;
+  std::string where;
+  if (t.fifo >= 0)
+    where = fmt::format("on FIFO {}", t.fifo);
+  else if (t.on_dsq)
+    where = fmt::format("on {}", dsq_name(t));
+  else
+    where = fmt::format("nowhere: on no FIFO and no DSQ, ops_state {} ({}in custody)",
+                        queued ? "QUEUED" : fmt::format("{}", t.ops_state),
+                        custody ? "" : "not ");
+  const bool lost = t.fifo < 0 && !t.on_dsq && queued && custody;
+  return fmt::format("{} task: pid {} ({}) waited {} ms for a CPU (bound {} ms), {}; weight {}, task CPU {}",
+                     lost ? "lost" : "stuck", t.pid, comm, t.wait_ms, bound_ms, where, t.weight, t.cpu);
+}
+
+void HostStalls::tick(Clock::time_point now) {
+  if (last_ != Clock::time_point{}) {
+    const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_);
+    if (gap >= kGap) {
+      gaps_.push_back({now, gap});
+      if (gaps_.size() > 64) gaps_.pop_front();
+      longest_ = std::max(longest_, gap);
+      count_++;
+    }
+  }
+  last_ = now;
+}
+
+std::string HostStalls::during(Clock::time_point from, Clock::time_point to) const {
+  std::chrono::milliseconds total{0}, longest{0};
+  int n = 0;
+  for (const auto& g : gaps_) {
+    if (g.end < from || g.end - g.len > to) continue;
+    total += g.len;
+    longest = std::max(longest, g.len);
+    n++;
+  }
+  if (!n) return {};
+  return fmt::format("; host stall: aqcheck's own SCHED_FIFO loop stood still {} time(s), {:.1f} s in all "
+                     "(longest {:.1f} s), within that window: the whole guest was not run (under TCG: steal "
+                     "time on the host), so this is not evidence against the scheduler alone",
+                     n, total.count() / 1000.0, longest.count() / 1000.0);
 }
 
 }  // namespace aq

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <utility>
@@ -38,6 +39,38 @@ class StaleTracker {
   std::chrono::milliseconds min_gap_;
   std::map<Key, Suspect> suspects_;  // not in custody in the previous audit
   std::map<Key, bool> reported_;
+};
+
+// One line for a task the wait audit found waiting at least bound_ms for a
+// CPU, saying where it is: "stuck task: ... on FIFO 0", "... on the shared
+// DSQ", or "lost task: ... nowhere" when the scheduler holds it (QUEUED, in
+// custody) on no FIFO and no DSQ.
+std::string describe_stuck_task(const aq_stuck_task& t, std::uint64_t bound_ms);
+
+// Times the observer itself could not run.  aqcheck's loop is SCHED_FIFO and
+// wakes every few ms, so a gap of a second or more means the whole guest
+// stood still: under TCG, the host did not run the vCPUs (steal).  A wait or
+// a stall that spans such a gap is reported with it, never excused.
+class HostStalls {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kGap{1000};
+  // Call once per loop iteration.
+  void tick(Clock::time_point now);
+  // "" or "; host stall: ..." for the stalls within [from, to].
+  std::string during(Clock::time_point from, Clock::time_point to) const;
+  std::chrono::milliseconds longest() const { return longest_; }
+  std::uint64_t count() const { return count_; }
+
+ private:
+  struct Gap {
+    Clock::time_point end;
+    std::chrono::milliseconds len;
+  };
+  Clock::time_point last_{};
+  std::deque<Gap> gaps_;  // the recent ones
+  std::chrono::milliseconds longest_{0};
+  std::uint64_t count_ = 0;
 };
 
 // A scheduler that stops scheduling while its workload runs.  The kernel's

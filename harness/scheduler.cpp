@@ -13,6 +13,7 @@
 
 #include "scx_aqmap.skel.h"
 #include "scx_aqmap_lazy.skel.h"
+#include "scx_aqmap_lost.skel.h"
 #include "scx_aqmap_m01.skel.h"
 #include "scx_aqmap_m07.skel.h"
 #include "scx_aqmap_m18.skel.h"
@@ -56,6 +57,8 @@ class SkelScheduler final : public Scheduler {
     skel_->rodata->max_tasks = o.max_tasks;
     skel_->rodata->error_after_enqueues = o.error_after_enqueues;
     skel_->rodata->fail_lock_every = o.fail_lock_every;
+    skel_->rodata->starve_ms = o.starve_ms;
+    skel_->rodata->stuck_after_ms = o.stuck_after_ms;
     if (int err = Skel::load(skel_))
       throw LoadError(fmt::format("loading scx_aqmap failed: {} (see libbpf output above)", strerror(-err)));
   }
@@ -77,11 +80,8 @@ class SkelScheduler final : public Scheduler {
   bool attached() const override { return link_ != nullptr; }
   const qmap_arena& arena() const override { return skel_->arena->qa; }
 
-  void run_audit() override {
-    LIBBPF_OPTS(bpf_test_run_opts, opts);
-    if (bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.aqmap_audit), &opts))
-      throw std::runtime_error(fmt::format("running the audit program failed: {}", strerror(errno)));
-  }
+  void run_audit() override { test_run(skel_->progs.aqmap_audit); }
+  void run_wait_audit() override { test_run(skel_->progs.aqmap_audit_waits); }
 
   std::optional<ExitInfo> exit_info() const override {
     const auto& e = skel_->bss->exit_info;
@@ -92,6 +92,13 @@ class SkelScheduler final : public Scheduler {
   }
 
  private:
+  static void test_run(bpf_program* prog) {
+    LIBBPF_OPTS(bpf_test_run_opts, opts);
+    if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts))
+      throw std::runtime_error(
+          fmt::format("running the {} program failed: {}", bpf_program__name(prog), strerror(errno)));
+  }
+
   Skel* skel_ = nullptr;
   bpf_link* link_ = nullptr;
 };
@@ -104,6 +111,7 @@ std::unique_ptr<Scheduler> make(const SchedOptions& o) {
 const std::vector<std::pair<std::string, std::unique_ptr<Scheduler> (*)(const SchedOptions&)>> kVariants{
     {"normal", make<scx_aqmap>},
     {"lazy-removal", make<scx_aqmap_lazy>},
+    {"lost-task", make<scx_aqmap_lost>},
     {"mutant-unlink-no-prev", make<scx_aqmap_m01>},
     {"mutant-pop-no-counter", make<scx_aqmap_m07>},
     {"mutant-slab-free-drops", make<scx_aqmap_m18>},

@@ -13,7 +13,8 @@
 namespace aq {
 
 struct SchedOptions {
-  // "normal"; "lazy-removal" (dequeue leaves stale entries); or a list
+  // "normal"; "lazy-removal" (dequeue leaves stale entries); "lost-task"
+  // (the enqueue fallback drops the task); or a list
   // mutant that corrupts ("mutant-unlink-no-prev"), miscounts
   // ("mutant-pop-no-counter") or leaks contexts ("mutant-slab-free-drops"):
   // builds that exist to prove the checks fail.  See scheduler_variants().
@@ -24,6 +25,8 @@ struct SchedOptions {
   std::uint32_t max_tasks = 16384;
   std::uint64_t error_after_enqueues = 0;  // test knob
   std::uint32_t fail_lock_every = 0;       // fault injection
+  std::uint64_t starve_ms = 250;           // a FIFO head waiting longer is dispatched first
+  std::uint64_t stuck_after_ms = 4000;     // a task waiting longer for a CPU FAILs the run
 };
 
 struct ExitInfo {
@@ -51,6 +54,7 @@ class Scheduler {
   virtual bool attached() const = 0;
   virtual const qmap_arena& arena() const = 0;
   virtual void run_audit() = 0;  // throws std::runtime_error
+  virtual void run_wait_audit() = 0;  // every task's wait (aqmap_audit_waits); throws std::runtime_error
   // The scheduler's own record of why it stopped; empty while it runs.
   virtual std::optional<ExitInfo> exit_info() const = 0;
 
