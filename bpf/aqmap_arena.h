@@ -37,6 +37,7 @@ struct aq_stats {
 	u64 nr_cpu_offline;		/* ops.cpu_offline */
 	u64 nr_aged_dispatch;		/* dispatched out of weighted order: FIFO head overdue */
 	u64 nr_keep_ready;		/* re-enqueues after a sched change that kept their wait clock */
+	u64 nr_overdue_requeue;		/* ... already waiting past starve_ms: sent to the shared DSQ */
 };
 
 /* One entry seen on a FIFO by the audit. */

@@ -30,10 +30,12 @@
  * a tail again and again: under such churn FIFO 0's head once waited 30 s.
  * So every task carries ready_at, when it began to wait for a CPU, which a
  * re-enqueue after a property change (SCX_DEQ_SCHED_CHANGE) keeps, as the
- * kernel keeps p->scx.runnable_at; and dispatch first serves the FIFO whose
- * head has waited longest past starve_ms, if any, then the weighted order.
- * A task thus waits on a FIFO at most about starve_ms plus the time it takes
- * to dispatch the overdue heads ahead of it, one per dispatch (README,
+ * kernel keeps p->scx.runnable_at.  Dispatch first serves the FIFO whose head
+ * has waited longest past starve_ms, if any, then the weighted order; and a
+ * re-enqueue of a task that has already waited past starve_ms does not join
+ * a tail behind younger tasks but goes to the shared DSQ, which every
+ * dispatch consumes first.  A task thus waits at most about starve_ms plus
+ * the time it takes to dispatch the overdue tasks ahead of it (README,
  * "Starvation bound").
  *
  * Everything userspace reads lives in one __arena global (qa), which the
@@ -251,6 +253,12 @@ static void stamp_ready(struct task_ctx __arena *taskc)
 	taskc->keep_ready = 0;
 }
 
+/* Has @taskc waited past starve_ms already (its wait clock was kept)? */
+static bool overdue(struct task_ctx __arena *taskc)
+{
+	return bpf_ktime_get_ns() - taskc->ready_at > starve_ms * NSEC_PER_MSEC;
+}
+
 void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx __arena *taskc;
@@ -293,6 +301,14 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	if (READ_ONCE(taskc->fifo)) {
 		scx_bpf_error("enqueue of pid %d already on FIFO %d", p->pid,
 			      taskc->fifo->idx);
+		return;
+	}
+
+	/* Starvation guard: an overdue task does not queue behind younger ones. */
+	if (overdue(taskc)) {
+		stat_inc(nr_overdue_requeue);
+		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
+		kick_task_cpu(p);
 		return;
 	}
 
@@ -344,7 +360,7 @@ static void note_fifo_wait(struct task_ctx __arena *taskc, s32 fifo)
 {
 	u64 wait = bpf_ktime_get_ns() - taskc->ready_at;
 
-	if (taskc->ready_at && wait > qa.max_fifo_wait_ns) {
+	if (taskc->ready_at && (s64)wait > 0 && wait > qa.max_fifo_wait_ns) {
 		qa.max_fifo_wait_ns = wait;	/* racy max: a statistic */
 		qa.max_fifo_wait_fifo = fifo;
 	}
@@ -633,7 +649,9 @@ static void audit_fifo(struct aq_audit *au, s32 i, u64 now)
 		audit_fail(au, AQ_AUDIT_BAD_ENDS, i, head, (u64)fifo->tail, len);
 	else if (head && (head->q_prev || tail->q_next))
 		audit_fail(au, AQ_AUDIT_BAD_ENDS, i, head, (u64)head->q_prev, (u64)tail->q_next);
-	au->head_wait_ns[(u32)i % QMAP_NR_FIFOS] = head && head->ready_at ? now - head->ready_at : 0;
+	/* A head stamped after @now (a concurrent enqueue) has waited 0. */
+	au->head_wait_ns[(u32)i % QMAP_NR_FIFOS] =
+		head && head->ready_at && (s64)(now - head->ready_at) > 0 ? now - head->ready_at : 0;
 
 	/*
 	 * An open-coded iterator rather than a counted loop: the verifier then

@@ -14,4 +14,5 @@ inline constexpr int bad_workload = 7;    // malformed or unknown workload file
 inline constexpr int load_failed = 8;     // scheduler failed to load or attach
 inline constexpr int vm_failed = 9;       // guest ended without a verdict / qemu failed
 inline constexpr int internal = 10;       // anything else
+inline constexpr int bad_spec = 11;       // unreadable, malformed or out-of-range fuzz spec
 }  // namespace aq::exit_code

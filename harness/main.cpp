@@ -1,16 +1,21 @@
 // aqcheck: drives scx_aqmap on a sched_ext kernel and decides a verdict.
 //
 //   aqcheck run [--duration S] [--stress ARGS | --workload NAME|all] [--json F] ...
-//   aqcheck vm [--kernel 7.2|7.3|PATH] [--cpus N] [--mem M] [--timeout S] -- run ...
+//   aqcheck fuzz --budget 30m [--seed N] [--out DIR] | --replay SPEC
+//   aqcheck vm [--kernel 7.2|7.3|PATH] [--cpus N] [--mem M] [--timeout S] -- run|fuzz ...
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <string_view>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "exit_codes.hpp"
+#include "fuzz.hpp"
 #include "run.hpp"
 #include "scheduler.hpp"
 #include "guest_watchdog.hpp"
@@ -26,6 +31,14 @@ std::string join_args(const std::vector<std::string>& args) {
     out += a.find_first_of(" \t'\"") == std::string::npos ? a : "'" + a + "'";
   }
   return out;
+}
+
+// The subcommand and arguments as given on the host, which `aqcheck vm` hands
+// to the guest so reports name host paths (vm.hpp, guest_argv).  Hidden.
+void add_host_command_option(CLI::App& app, aq::RunConfig& cfg) {
+  app.add_option("--host-command", cfg.host_command, "(set by `aqcheck vm`) the command as given on the host")
+      ->group("");
+  app.add_option("--host-exe", cfg.host_exe, "(set by `aqcheck vm`) the host's aqcheck, for rerun commands")->group("");
 }
 
 void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
@@ -58,6 +71,90 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
                  "test knob: the scheduler calls scx_bpf_error() after N enqueues");
   run.add_option("--fail-lock-every", s.fail_lock_every, "fault injection: fail every Nth list-lock acquisition")
       ->check(CLI::Range(2u, 1000000u));
+  run.add_option("--starve-ms", s.starve_ms,
+                 "starvation guard: a FIFO head waiting longer is dispatched before the weighted order (default 250)")
+      ->check(CLI::Range(1, 60000));
+  run.add_option("--stuck-after-ms", s.stuck_after_ms,
+                 "FAIL when a sched_ext task waits longer for a CPU, and say where it is (default 4000; the "
+                 "kernel's own watchdog ejects at 30000)")
+      ->check(CLI::Range(500, 25000));
+  run.add_option("--churn-interval-ms", cfg.churn_interval_ms,
+                 "one renice/affinity change per interval, for workloads with a `churn:` key (default 2)")
+      ->check(CLI::Range(1, 10000));
+  add_host_command_option(run, cfg);
+}
+
+void add_fuzz_options(CLI::App& fuzz, aq::FuzzOptions& o) {
+  fuzz.add_option("--budget", o.budget, "time for the whole session: 90s, 30m, 2h, 1h30m");
+  fuzz.add_option("--seed", o.seed, "session seed; scenario seeds derive from it (default: random, printed)");
+  fuzz.add_option("--out", o.out_dir, "directory for specs, reports and summaries (default out/fuzz-<time>)");
+  fuzz.add_option("--replay", o.replay, "run exactly the scenario of this spec file (then confirm and shrink a FAIL)");
+  fuzz.add_flag("--stop-on-fail", o.stop_on_fail, "end the session at the first FAIL (after shrinking it)");
+  fuzz.add_option("--workloads-dir", o.base.workloads_dir, "workload catalogue the stressors are drawn from");
+  fuzz.add_option("--stress-ng", o.base.stress_ng, "stress-ng binary");
+  fuzz.add_option("--variant", o.base.sched.variant,
+                  "scheduler build for every scenario (a broken one proves the FAIL path)")
+      ->check(CLI::IsMember(aq::scheduler_variants()));
+  fuzz.add_option("--stuck-after-ms", o.base.sched.stuck_after_ms,
+                  "FAIL when a sched_ext task waits longer for a CPU (default 4000)")
+      ->check(CLI::Range(500, 25000));
+  add_host_command_option(fuzz, o.base);
+  fuzz.add_option("--host-out", o.host_out, "(set by `aqcheck vm`) --out as the host sees it")->group("");
+}
+
+// args without the hidden options `aqcheck vm` adds (--host-command, --host-exe,
+// --host-out) and their values: how we were
+// invoked, for the report's "command".
+std::vector<std::string> without_host_command(std::vector<std::string> args) {
+  constexpr std::array<std::string_view, 3> hidden{"--host-command", "--host-exe", "--host-out"};
+  for (auto it = args.begin(); it != args.end();) {
+    const auto option = std::string_view(*it).substr(0, it->find('='));
+    const bool is_hidden = std::find(hidden.begin(), hidden.end(), option) != hidden.end();
+    if (is_hidden && option.size() == it->size() && it + 1 != args.end())
+      it = args.erase(it, it + 2);
+    else if (is_hidden)
+      it = args.erase(it);
+    else
+      ++it;
+  }
+  return args;
+}
+
+// Checks `aqcheck vm -- fuzz ...` on the host before a VM boots: the budget
+// and the replay spec.  Adds a default --out (so the results come back), and
+// derives --timeout from the budget when none was given.  Returns an exit
+// code (pass = go on).
+int prepare_vm_fuzz(std::vector<std::string>& guest_args, aq::VmOptions& vm_opts, bool timeout_given) {
+  CLI::App check{"fuzz"};
+  aq::FuzzOptions fo;
+  add_fuzz_options(check, fo);
+  try {
+    std::vector<std::string> rest(guest_args.begin() + 1, guest_args.end());
+    std::reverse(rest.begin(), rest.end());
+    check.parse(rest);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "aqcheck: error: fuzz arguments: {}\n", e.what());
+    return aq::exit_code::usage;
+  }
+  int budget_s = 0;
+  if (const int code = aq::check_fuzz_options(fo, budget_s); code != aq::exit_code::pass) return code;
+  vm_opts.guest_files.push_back(fo.base.workloads_dir.empty() ? aq::default_workloads_dir() : fo.base.workloads_dir);
+  if (fo.out_dir.empty()) {
+    const auto now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    guest_args.insert(guest_args.end(), {"--out", fmt::format("out/fuzz-{}", stamp)});
+  }
+  if (!timeout_given) {
+    vm_opts.timeout_s = aq::vm_timeout_for_fuzz(budget_s);
+    fmt::print(stderr,
+               "aqcheck: vm: --timeout {} s (budget {} s + up to {} s for confirming and shrinking FAILs + 120 s "
+               "for boot and reports)\n",
+               vm_opts.timeout_s, budget_s, aq::shrink_allowance_s(budget_s));
+  }
+  return aq::exit_code::pass;
 }
 
 }  // namespace
@@ -81,13 +178,18 @@ static int run_main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "attach scx_aqmap here (root, sched_ext kernel) and run a workload");
   add_run_options(*run, cfg);
 
+  aq::FuzzOptions fuzz_opts;
+  auto* fuzz = app.add_subcommand("fuzz", "randomized scenarios under scx_aqmap for a time budget (root, sched_ext)");
+  add_fuzz_options(*fuzz, fuzz_opts);
+
   aq::VmOptions vm_opts;
-  auto* vm = app.add_subcommand("vm", "boot a sched_ext kernel under qemu and run `aqcheck run` inside");
+  auto* vm = app.add_subcommand("vm", "boot a sched_ext kernel under qemu and run `aqcheck run|fuzz` inside");
   vm->add_option("--kernel", vm_opts.kernel, "kernel series (7.2, 7.3) fetched by ci/setup.sh, or a bzImage path");
   vm->add_option("--cpus", vm_opts.cpus, "guest CPUs")->check(CLI::Range(1, 64));
   vm->add_option("--mem", vm_opts.mem_mb, "guest memory in MiB")->check(CLI::Range(256, 65536));
-  vm->add_option("--timeout", vm_opts.timeout_s, "kill the guest after this many seconds")
-      ->check(CLI::PositiveNumber);
+  auto* vm_timeout = vm->add_option("--timeout", vm_opts.timeout_s,
+                                    "kill the guest after this many seconds (fuzz: derived from the budget)")
+                         ->check(CLI::PositiveNumber);
   vm->add_option("--console", vm_opts.console_log, "keep the serial console log here");
   vm->add_option("--accel", vm_opts.accel,
                  "qemu accelerator: tcg (multi-threaded, default), tcg-single (for attach/detach cycles), kvm")
@@ -115,9 +217,15 @@ static int run_main(int argc, char** argv) {
 
   if (*vm) {
     if (guest_args.empty()) guest_args = {"run"};
-    if (guest_args.front() != "run") {
-      fmt::print(stderr, "aqcheck: error: after `--` comes `run ...` (got '{}')\n", guest_args.front());
+    if (guest_args.front() != "run" && guest_args.front() != "fuzz") {
+      fmt::print(stderr, "aqcheck: error: after `--` comes `run ...` or `fuzz ...` (got '{}')\n", guest_args.front());
       return aq::exit_code::usage;
+    }
+    vm_opts.subcommand = guest_args.front();
+    if (vm_opts.subcommand == "fuzz") {
+      if (const int code = prepare_vm_fuzz(guest_args, vm_opts, vm_timeout->count() > 0); code != aq::exit_code::pass)
+        return code;
+      return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
     }
     // Reject a bad workload here, before a VM is booted for nothing.
     CLI::App check{"run"};
@@ -149,8 +257,14 @@ static int run_main(int argc, char** argv) {
     return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
   }
 
+  if (*fuzz) {
+    fuzz_opts.base.command_line =
+        "fuzz " + join_args(without_host_command(std::vector<std::string>(argv + 2, argv + own_argc)));
+    return aq::fuzz_command(fuzz_opts);
+  }
+
   if (cfg.seed == 0) cfg.seed = std::random_device{}() & 0x7fffffff;
-  cfg.command_line = "run " + join_args(std::vector<std::string>(argv + 2, argv + own_argc));
+  cfg.command_line = "run " + join_args(without_host_command(std::vector<std::string>(argv + 2, argv + own_argc)));
   return aq::run_command(cfg);
 }
 

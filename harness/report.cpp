@@ -44,10 +44,20 @@ std::string kernel_series(const std::string& release) {
 
 }  // namespace
 
+std::string rerun_executable(const RunConfig& cfg) {
+  if (!cfg.host_exe.empty()) return cfg.host_exe;
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "aqcheck";
+}
+
 std::string reproduction_command(const RunConfig& cfg, const std::string& kernel) {
-  std::string cmd = cfg.command_line;
+  // In a VM, command_line names the guest's /out paths; the host's own
+  // command (set by `aqcheck vm`) is what reruns it from the host.
+  std::string cmd = cfg.host_command.empty() ? cfg.command_line : cfg.host_command;
   if (cmd.find("--seed") == std::string::npos) cmd += fmt::format(" --seed {}", cfg.seed);
-  return fmt::format("aqcheck vm --kernel {} -- {}   # kernel {}", kernel_series(kernel), cmd, kernel);
+  return fmt::format("{} vm --kernel {} -- {}   # kernel {}", rerun_executable(cfg), kernel_series(kernel), cmd,
+                     kernel);
 }
 
 nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::string& repro) {
@@ -70,7 +80,12 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
                   {"msg", c.exit_msg}}},
         {"counters", c.counters},
         {"audit", {{"audits", c.audits}, {"max_ms", c.audit_max_ms}, {"entries_max", c.audit_entries_max},
-                   {"stale_entries", c.stale_entries}, {"fifo_len_max", c.fifo_len_max}}},
+                   {"stale_entries", c.stale_entries}, {"fifo_len_max", c.fifo_len_max},
+                   {"fifo_head_wait_max_ms", c.fifo_head_wait_max_ms}}},
+        {"waits", {{"max_fifo_wait_ms", c.max_fifo_wait_ms}, {"max_fifo_wait_fifo", c.max_fifo_wait_fifo},
+                   {"max_task_wait_ms", c.max_task_wait_ms}, {"wait_audits", c.wait_audits},
+                   {"stuck_tasks", c.stuck_tasks}}},
+        {"host", {{"stalls", c.host_stalls}, {"longest_stall_s", c.host_stall_max_s}}},
         {"slab", {{"free", c.slab_free}, {"total", c.slab_total}}},
         {"failures", c.failures},
     });
@@ -90,7 +105,8 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
         {"options",
          {{"slice_us", o.slice_us}, {"dsp_batch", o.dsp_batch}, {"highpri_boosting", o.highpri_boosting},
           {"max_tasks", o.max_tasks}, {"error_after_enqueues", o.error_after_enqueues},
-          {"fail_lock_every", o.fail_lock_every}}}}},
+          {"fail_lock_every", o.fail_lock_every}, {"starve_ms", o.starve_ms},
+          {"stuck_after_ms", o.stuck_after_ms}}}}},
       {"audit_interval_ms", cfg.audit_interval_ms},
       {"cases", cases},
       {"failures", all_failures},
@@ -131,16 +147,17 @@ std::string to_junit(const RunResult& res, const std::string& repro) {
 std::string to_markdown(const RunResult& res, const std::string& repro) {
   std::string m = fmt::format("# aqcheck: {}\n\nKernel `{}`. Reproduce: `{}`\n\n", res.passed() ? "PASS" : "FAIL",
                               res.kernel, repro);
-  m += "| workload | verdict | removals | sched changes | audits | max audit ms | stale | wall s |\n";
-  m += "|---|---|---:|---:|---:|---:|---:|---:|\n";
+  m += "| workload | verdict | removals | sched changes | audits | max audit ms | stale | max FIFO wait ms | "
+       "max task wait ms | wall s |\n";
+  m += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& c : res.cases) {
     auto get = [&](const char* k) {
       auto it = c.counters.find(k);
       return it == c.counters.end() ? 0ULL : static_cast<unsigned long long>(it->second);
     };
-    m += fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {} | {:.1f} |\n", c.name, case_verdict(c),
+    m += fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {} | {:.0f} | {} | {:.1f} |\n", c.name, case_verdict(c),
                      get("nr_deq_removed"), get("nr_deq_sched_change"), c.audits, c.audit_max_ms, c.stale_entries,
-                     c.wall_s);
+                     c.max_fifo_wait_ms, c.max_task_wait_ms, c.wall_s);
   }
   for (const auto& c : res.cases) {
     if (!c.skipped.empty()) m += fmt::format("\n- **{}** skipped: {}", c.name, c.skipped);

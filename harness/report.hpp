@@ -1,4 +1,4 @@
-// Reports of a run: JSON (schema in docs/report.md), JUnit XML and a markdown
+// Reports of a run: JSON (schema in README.md, "Reports"), JUnit XML and a markdown
 // summary, each written atomically; and the verdict printed on stdout.
 #pragma once
 
@@ -10,6 +10,9 @@
 
 namespace aq {
 
+// The aqcheck executable a rerun command names: the host's (absolute, so the
+// command works as printed from any directory), also when run in a VM.
+std::string rerun_executable(const RunConfig& cfg);
 std::string reproduction_command(const RunConfig& cfg, const std::string& kernel);
 nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::string& repro);
 std::string to_junit(const RunResult& res, const std::string& repro);

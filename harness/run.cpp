@@ -42,6 +42,9 @@ void on_signal(int sig) { g_signal = sig; }
 // How long stress-ng may overrun its --timeout before it counts as hung.
 constexpr int kStressGraceS = 30;
 constexpr int kStateTimeoutMs = 5000;
+// How often every task's wait is scanned (it visits every thread): with the
+// default 4 s bound, a stuck task is named within 4.25 s.
+constexpr milliseconds kWaitAuditInterval{250};
 
 std::string kernel_release() {
   utsname u{};
@@ -77,6 +80,7 @@ std::vector<CaseSpec> resolve_cases(const RunConfig& cfg) {
       validate_with_stress_ng(w, cfg.stress_ng);
       CaseSpec c{w.name, w.purpose, w.stress_args,
                  cfg.duration_s ? cfg.duration_s : static_cast<int>(w.duration_s), w, "", w.churn};
+      c.churn_interval_ms = cfg.churn_interval_ms;
       if (auto why = unmet_requirement(w, static_cast<unsigned>(::sysconf(_SC_NPROCESSORS_ONLN))))
         c.skip = *why;
       cases.push_back(std::move(c));
@@ -95,10 +99,11 @@ void print_progress(int secs, const qmap_arena& qa, const CaseResult& r, std::ui
   for (int i = 0; i < QMAP_NR_FIFOS; i++)
     lens += fmt::format("{}{}", i ? " " : "", __atomic_load_n(&qa.fifos[i].len, __ATOMIC_RELAXED));
   fmt::print("[{:>4}s] {} enq={} disp={} direct={} deq={} removed={} sched_change={} fifo_moves={} "
-             "lens=[{}] audits={} stale={} lockfail(enq/pop/inj)={}/{}/{}\n",
+             "lens=[{}] audits={} stale={} lockfail(enq/pop/inj)={}/{}/{} aged={} maxwait={}ms\n",
              secs, r.name, s["nr_enqueued"], s["nr_dispatched"], s["nr_direct"], s["nr_dequeued"],
              s["nr_deq_removed"], s["nr_deq_sched_change"], s["nr_fifo_changes"], lens, r.audits + audits,
-             r.stale_entries + stale, s["nr_enq_lock_fallback"], s["nr_pop_lock_fail"], s["nr_lock_injected"]);
+             r.stale_entries + stale, s["nr_enq_lock_fallback"], s["nr_pop_lock_fail"], s["nr_lock_injected"],
+             s["nr_aged_dispatch"], __atomic_load_n(&qa.waits.max_wait_ms, __ATOMIC_RELAXED));
   std::fflush(stdout);
 }
 
@@ -151,18 +156,42 @@ class Attachment {
     audits_ = au.seq;
     r_.audit_entries_max = std::max<std::uint64_t>(r_.audit_entries_max, au.nr_entries);
     r_.fifo_len_max.resize(QMAP_NR_FIFOS);
-    for (int i = 0; i < QMAP_NR_FIFOS; i++) r_.fifo_len_max[i] = std::max(r_.fifo_len_max[i], qa.fifos[i].len);
+    r_.fifo_head_wait_max_ms.resize(QMAP_NR_FIFOS);
+    for (int i = 0; i < QMAP_NR_FIFOS; i++) {
+      r_.fifo_len_max[i] = std::max(r_.fifo_len_max[i], qa.fifos[i].len);
+      r_.fifo_head_wait_max_ms[i] = std::max(r_.fifo_head_wait_max_ms[i], au.head_wait_ns[i] / 1e6);
+    }
     if (auto why = describe_audit_failure(au); !why.empty() && ++audit_failures_ <= kListed) add_failure(r_, why);
     for (auto& why : stale_.observe(au, now)) {
       if (stale_.stale_entries() <= kListed) add_failure(r_, why);
     }
   }
 
+  // The wait audit: every sched_ext task's wait for a CPU by the kernel's
+  // clock.  True when a task waited past the bound: the case should end now,
+  // before the kernel's own watchdog ejects the scheduler without saying where
+  // that task was.
+  bool audit_waits(Clock::time_point now, std::uint64_t bound_ms, const HostStalls& host) {
+    sched_->run_wait_audit();
+    const aq_wait_audit& wa = arena().waits;
+    r_.wait_audits++;
+    r_.max_task_wait_ms = std::max<std::uint64_t>(r_.max_task_wait_ms, wa.max_wait_ms);
+    if (!wa.nr_stuck) return false;
+    const auto window_start = now - milliseconds(wa.max_wait_ms);
+    const std::string host_note = host.during(window_start, now);
+    const std::uint32_t listed = std::min<std::uint32_t>(wa.nr_stuck, AQ_AUDIT_MAX_STUCK);
+    for (std::uint32_t i = 0; i < listed; i++) add_failure(r_, describe_stuck_task(wa.stuck[i], bound_ms) + host_note);
+    if (wa.nr_stuck > listed)
+      add_failure(r_, fmt::format("stuck task: {} tasks waited past {} ms ({} listed)", wa.nr_stuck, bound_ms, listed));
+    r_.stuck_tasks += wa.nr_stuck;
+    return true;
+  }
+
   std::uint64_t audits() const { return audits_; }
   std::uint64_t stale_entries() const { return stale_.stale_entries(); }
 
   // Detach; the exit record, the slab and the counters go into the result.
-  void finish() {
+  void finish(const HostStalls& host) {
     const qmap_arena& qa = arena();
     for (auto& [k, v] : read_stats(qa.stats)) r_.counters[k] += v;
     r_.counters["audits"] += audits_;
@@ -174,6 +203,10 @@ class Attachment {
     if (audit_failures_ > kListed)
       add_failure(r_, fmt::format("audit failed {} times in all ({} listed)", audit_failures_, kListed));
     r_.audit_max_ms = std::max(r_.audit_max_ms, static_cast<double>(qa.audit.max_ns) / 1e6);
+    if (const double w = static_cast<double>(qa.max_fifo_wait_ns) / 1e6; w > r_.max_fifo_wait_ms) {
+      r_.max_fifo_wait_ms = w;
+      r_.max_fifo_wait_fifo = qa.max_fifo_wait_fifo;
+    }
 
     sched_->detach();
     if (!wait_sched_ext_state("disabled", kStateTimeoutMs))
@@ -183,9 +216,12 @@ class Attachment {
       r_.exit_kind = ei->kind;
       r_.exit_reason = ei->reason;
       r_.exit_msg = ei->msg;
+      // The kernel's watchdog looks back 30 s: say if the guest stood still then.
+      const auto now = Clock::now();
       if (ei->kind != kExitUnreg)
-        add_failure(r_, fmt::format("scheduler ejected: {} (kind {}): {}{}{}", exit_kind_name(ei->kind), ei->kind,
-                                    ei->reason, ei->msg.empty() ? "" : ": ", ei->msg));
+        add_failure(r_, fmt::format("scheduler ejected: {} (kind {}): {}{}{}{}", exit_kind_name(ei->kind), ei->kind,
+                                    ei->reason, ei->msg.empty() ? "" : ": ", ei->msg,
+                                    host.during(now - std::chrono::seconds(35), now)));
     } else {
       add_failure(r_, "scheduler recorded no exit information");
     }
@@ -205,11 +241,44 @@ class Attachment {
   std::uint64_t audit_failures_ = 0;
 };
 
-// Asks the kernel to print its sched_ext state, our ops.dump included (sysrq-D).
-void dump_sched_ext_state() {
-  std::ofstream sysrq("/proc/sysrq-trigger");
-  if (sysrq) sysrq << 'D';
-}
+// A SysRq-D dump of the sched_ext state goes only to the sched_ext_dump
+// tracepoint (ext.c: dump_line(); the seq_buf it is given has no room), not to
+// the kernel log.  The tracepoint is switched on for the whole case, while the
+// system is healthy: switching it on patches kernel text, which waits for RCU,
+// and a scheduler that lost the RCU kthread would block that until the
+// kernel's own watchdog ejects it.
+class SchedExtDumpTrace {
+ public:
+  SchedExtDumpTrace() {
+    std::ofstream(kTracing + "/trace") << "";
+    on_ = static_cast<bool>(std::ofstream(kEnable) << "1");
+  }
+  ~SchedExtDumpTrace() {
+    if (on_) std::ofstream(kEnable) << "0";
+  }
+  // Triggers SysRq-D and prints the dump to stdout (the VM's console).
+  void dump() const {
+    if (std::ofstream sysrq("/proc/sysrq-trigger"); sysrq) sysrq << 'D';
+    if (!on_) {
+      fmt::print("aqcheck: sched_ext dump: no tracefs, so the SysRq-D dump is not readable here\n");
+      return;
+    }
+    std::ifstream trace(kTracing + "/trace");
+    std::string line;
+    fmt::print("aqcheck: sched_ext dump (SysRq-D, from the sched_ext_dump tracepoint):\n");
+    while (std::getline(trace, line)) {
+      if (line.starts_with('#')) continue;
+      const auto at = line.find("sched_ext_dump: ");
+      fmt::print("aqcheck: | {}\n", at == std::string::npos ? line : line.substr(at + 16));
+    }
+    std::fflush(stdout);
+  }
+
+ private:
+  inline static const std::string kTracing = "/sys/kernel/tracing";
+  inline static const std::string kEnable = kTracing + "/events/sched_ext/sched_ext_dump/enable";
+  bool on_ = false;
+};
 
 // Brings back every CPU that is offline (a killed cpu-online stressor leaves
 // them so); returns how many.
@@ -292,11 +361,16 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   r.duration_s = spec.duration_s;
   const auto t0 = Clock::now();
   const std::string yaml = fmt::format("{}/stress-{}.yaml", out_dir, spec.name);
+  // --seed first: stress-ng 0.15 binds a --seed that follows a
+  // <stressor>-method option to that stressor, and the other stressors then
+  // print "mwc_core: cannot determine seed from --seed option" and seed
+  // themselves at random.
   auto args = spec.stress_args;
-  args.insert(args.end(), {"--seed", std::to_string(cfg.seed)});
+  args.insert(args.begin(), {"--seed", std::to_string(cfg.seed)});
 
   KernelLog klog;
   RealtimeScope realtime;
+  SchedExtDumpTrace dump_trace;
   // --cycles N: N attaches, each held duration/N (at least 200 ms), however
   // long loading takes; the stress runs until the last one is done.
   const int cycles = std::max(cfg.cycles, 1);
@@ -310,6 +384,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   r.stress_argv = child.argv();
   fmt::print("aqcheck: {}: {}\n", spec.name, fmt::join(child.argv(), " "));
 
+  bool stopped_by_check = false;  // a stall or a stuck task: the verdict is known
   {
     Churner churn(child.pid(), spec.churn, cfg.seed, milliseconds(spec.churn_interval_ms));
     const auto start = Clock::now();
@@ -318,12 +393,15 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
     int secs = 0, cycle = 1;
     bool stopped_stress = false;
     StallWatch stall;
+    HostStalls host;
+    auto next_wait_audit = start;
     while (!child.poll()) {
       if (g_signal) {
         add_failure(r, fmt::format("interrupted by signal {}", g_signal.load()));
         break;
       }
       auto now = Clock::now();
+      host.tick(now);
       if (now >= hard_deadline) {
         add_failure(r, fmt::format("stress-ng still running {} s after its timeout: killed", kStressGraceS));
         break;
@@ -332,14 +410,23 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
         att->audit(now);
         next_audit = now + milliseconds(cfg.audit_interval_ms);
       }
+      if (now >= next_wait_audit) {
+        next_wait_audit = now + kWaitAuditInterval;
+        if (att->audit_waits(now, cfg.sched.stuck_after_ms, host)) {
+          dump_trace.dump();
+          stopped_by_check = true;
+          break;
+        }
+      }
       if (now >= next_progress) {
         print_progress(++secs, att->arena(), r, att->audits(), att->stale_entries());
         next_progress += std::chrono::seconds(1);
         if (stall.stalled(att->arena().stats, now)) {
-          dump_sched_ext_state();
+          dump_trace.dump();
           add_failure(r, fmt::format("scheduler stall: no enqueue, dispatch or dequeue for {} s while stress-ng "
-                                     "runs (sched_ext state dumped to the kernel log)",
-                                     StallWatch::kLimit.count()));
+                                     "runs (sched_ext state dumped to the kernel log){}",
+                                     StallWatch::kLimit.count(), host.during(now - StallWatch::kLimit, now)));
+          stopped_by_check = true;
           break;
         }
         if (auto st = sched_ext_state(); st != "enabled") {
@@ -352,7 +439,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
         break;
       }
       if (cycles > 1 && now >= next_cycle) {
-        att->finish();
+        att->finish(host);
         // Both loads map their arena at the same fixed address: the old one
         // must be gone (and unmapped) before the next maps it.
         att.reset();
@@ -362,13 +449,19 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
       }
       std::this_thread::sleep_for(milliseconds(5));
     }
+    // A stuck or lost task cannot run to die: detach first, then kill.
+    if (stopped_by_check) att->finish(host);
     if (stopped_stress)
       child.stop();
     else
       child.kill();
     r.counters["churn_changes"] = churn.changes();
-    settle_cpu_hotplug(att->arena(), r);
-    att->finish();
+    if (!stopped_by_check) {
+      settle_cpu_hotplug(att->arena(), r);
+      att->finish(host);
+    }
+    r.host_stalls = host.count();
+    r.host_stall_max_s = host.longest().count() / 1000.0;
     if (cycles > 1) {
       fmt::print("aqcheck: {}: {} attach/detach cycles under load\n", spec.name, cycle);
       r.counters["cycles"] = static_cast<std::uint64_t>(cycle);
@@ -382,9 +475,11 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   for (auto& line : klog.read_new()) kernel_text += line + "\n";
   for (auto& bad : scan_console(kernel_text)) add_failure(r, "kernel log: " + bad);
 
-  if (r.stress_exit != 0)
+  // A run a check ended early has its reason; its cut-short stress and
+  // coverage are consequences, not more reasons.
+  if (r.stress_exit != 0 && !stopped_by_check)
     add_failure(r, fmt::format("stress-ng failed: {} ({})", child.describe_exit(), fmt::join(child.argv(), " ")));
-  check_coverage_of(spec, r);
+  if (!stopped_by_check) check_coverage_of(spec, r);
   check_fault_injection(cfg, r);
 
   // After the detach, so the attach time stays boot-to-attach.
@@ -467,14 +562,7 @@ bool RunResult::passed() const {
   return any_ran && none_failed;
 }
 
-int run_command(const RunConfig& cfg) {
-  std::vector<CaseSpec> cases;
-  try {
-    cases = resolve_cases(cfg);
-  } catch (const WorkloadError& e) {
-    fmt::print(stderr, "aqcheck: error: bad workload: {}\n", e.what());
-    return exit_code::bad_workload;
-  }
+int check_can_attach(const std::string& subcommand) {
   if (::geteuid() != 0) {
     fmt::print(stderr, "aqcheck: error: must run as root (it loads a BPF scheduler)\n");
     return exit_code::not_root;
@@ -483,8 +571,8 @@ int run_command(const RunConfig& cfg) {
   if (state.empty()) {
     fmt::print(stderr,
                "aqcheck: error: kernel {} has no sched_ext (/sys/kernel/sched_ext/state missing); "
-               "use `aqcheck vm -- run ...`\n",
-               kernel_release());
+               "use `aqcheck vm -- {} ...`\n",
+               kernel_release(), subcommand);
     return exit_code::no_sched_ext;
   }
   if (state != "disabled") {
@@ -492,6 +580,18 @@ int run_command(const RunConfig& cfg) {
                sched_ext_root_ops());
     return exit_code::load_failed;
   }
+  return exit_code::pass;
+}
+
+int run_command(const RunConfig& cfg) {
+  std::vector<CaseSpec> cases;
+  try {
+    cases = resolve_cases(cfg);
+  } catch (const WorkloadError& e) {
+    fmt::print(stderr, "aqcheck: error: bad workload: {}\n", e.what());
+    return exit_code::bad_workload;
+  }
+  if (const int code = check_can_attach("run"); code != exit_code::pass) return code;
 
   install_signal_handlers();
 

@@ -27,6 +27,12 @@ struct RunConfig {
   std::string stress_ng = "/usr/bin/stress-ng";
   SchedOptions sched;
   std::string command_line;         // how we were invoked, for the reproduction line
+  // In a VM: the subcommand and arguments as given on the host (host report
+  // paths), set by `aqcheck vm` through the hidden --host-command option; the
+  // reproduction line names these rather than the guest's /out paths.
+  std::string host_command;
+  std::string host_exe;             // the host's aqcheck (absolute), for rerun commands; set by `aqcheck vm`
+  int churn_interval_ms = 2;        // churn of a workload with a `churn:` key: one change per interval
 };
 
 // What to run for one case: a workload file, or raw --stress arguments, or a
@@ -50,6 +56,14 @@ struct CaseResult {
   int duration_s = 0;
   std::map<std::string, std::uint64_t> counters;
   std::vector<std::uint64_t> fifo_len_max;  // longest each FIFO got, as audited
+  std::vector<double> fifo_head_wait_max_ms;  // oldest each FIFO's head got, as audited
+  double max_fifo_wait_ms = 0;  // longest wait of a task dispatched from a FIFO (the scheduler's clock)
+  int max_fifo_wait_fifo = -1;
+  std::uint64_t max_task_wait_ms = 0;  // longest any sched_ext task waited for a CPU (the kernel's clock)
+  std::uint64_t wait_audits = 0;
+  std::uint64_t stuck_tasks = 0;       // tasks found waiting past --stuck-after-ms
+  std::uint64_t host_stalls = 0;       // times aqcheck's own loop stood still >= 1 s
+  double host_stall_max_s = 0;
   std::uint64_t audits = 0;
   std::uint64_t audit_entries_max = 0;
   double audit_max_ms = 0;
@@ -75,6 +89,11 @@ struct RunResult {
 
 // Runs everything the config asks for; returns an aq::exit_code value.
 int run_command(const RunConfig& cfg);
+
+// Whether this machine can attach scx_aqmap: root, a sched_ext kernel, no
+// other sched_ext scheduler.  Prints the one error line (naming `aqcheck vm --
+// <subcommand>` as the way out) and returns its exit code, or exit_code::pass.
+int check_can_attach(const std::string& subcommand);
 
 // The checks `run` applies, for one case, on this (sched_ext) machine: attach,
 // stress, audit, detach, verdict.  Expects the caller to have checked root and

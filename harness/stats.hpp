@@ -25,9 +25,13 @@ inline constexpr std::array kStatFields{
     AQ_STAT(nr_init_task),        AQ_STAT(nr_exit_task),         AQ_STAT(nr_enq_lock_fallback),
     AQ_STAT(nr_pop_lock_fail),    AQ_STAT(nr_remove_lock_fail),  AQ_STAT(nr_lock_acquire),
     AQ_STAT(nr_lock_injected),    AQ_STAT(nr_slab_exhausted),    AQ_STAT(nr_stale_skipped),
-    AQ_STAT(nr_cpu_online),       AQ_STAT(nr_cpu_offline),
+    AQ_STAT(nr_cpu_online),       AQ_STAT(nr_cpu_offline),       AQ_STAT(nr_aged_dispatch),
+    AQ_STAT(nr_keep_ready),       AQ_STAT(nr_overdue_requeue),
 };
 #undef AQ_STAT
+// Every field of struct aq_stats is listed: a counter missing here would read
+// as 0 in every report and progress line.
+static_assert(kStatFields.size() * sizeof(u64) == sizeof(aq_stats), "kStatFields must list every aq_stats field");
 
 // A consistent-enough copy of the live counters (each read atomically).
 inline std::map<std::string, std::uint64_t> read_stats(const aq_stats& s) {

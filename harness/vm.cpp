@@ -698,12 +698,14 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   std::vector<fs::path> inputs;
   for (const auto& path : o.guest_files) inputs.push_back(fs::absolute(path).lexically_normal());
   for (const auto& path : guest.inputs) inputs.push_back(fs::absolute(path).lexically_normal());
-  for (const auto& a : guest.args)
+  for (const auto& a : run_args)
     if (contains(a, "\n"))
       throw VmError(exit_code::usage, "run arguments for the VM must not contain newlines");
+  const auto argv_in_guest = guest_argv(o.subcommand, run_args, guest, fs::current_path().string(),
+                                        fs::read_symlink("/proc/self/exe").string());
   // What init reads from /proc/cmdline: the arguments and the directory to run in.
   const auto guest_params = fmt::format("aqcheck.args={} aqcheck.cwd={} aqcheck.dump_at={}",
-                                        encode_run_args(guest.args), base64_encode(fs::current_path().string()),
+                                        encode_run_args(argv_in_guest), base64_encode(fs::current_path().string()),
                                         guest_watchdog_uptime(o.timeout_s));
   if (guest_params.size() > max_guest_params)
     throw VmError(exit_code::usage,
@@ -723,7 +725,7 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   const auto cmdline = "console=ttyS0 panic=-1 tsc=reliable rdinit=/init " + guest_params;
   const auto argv = qemu_command(o, kernel, initramfs, cmdline, console_log, data_log);
   fmt::print(stderr, "aqcheck: vm: kernel {}\n", kernel.version);
-  fmt::print(stderr, "aqcheck: vm: guest runs: /aqcheck run {}\n", shell_join(guest.args));
+  fmt::print(stderr, "aqcheck: vm: guest runs: /aqcheck {}\n", shell_join(argv_in_guest));
   fmt::print(stderr, "aqcheck: vm: {}\n", shell_join(argv));
   std::fflush(stderr);
   write_file(run_dir / "qemu-command.sh", "#!/bin/sh\nexec " + shell_join(argv) + "\n");
@@ -753,6 +755,18 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
     if (safe_relative(name)) write_file(run_dir / "out" / name, bytes);
   for (const auto& r : guest.reports) {
     const auto name = r.guest_path.substr(std::string_view("/out/").size());
+    if (r.directory) {
+      // --out DIR: every file the guest wrote under it, at the same place under DIR.
+      int copied = 0;
+      for (const auto& [file, bytes] : data.files)
+        if (file.starts_with(name + "/") && safe_relative(file)) {
+          write_file(fs::path(r.host_path) / file.substr(name.size() + 1), bytes);
+          copied++;
+        }
+      if (copied > 0 || data.exit_code)
+        fmt::print(stderr, "aqcheck: vm: wrote {} file(s) into {} {}\n", copied, r.option, r.host_path);
+      continue;
+    }
     if (const auto it = data.files.find(name); it != data.files.end()) {
       write_file(r.host_path, it->second);
       fmt::print(stderr, "aqcheck: vm: wrote {} {}\n", r.option, r.host_path);
@@ -869,7 +883,7 @@ bool tcg_code_patching_oops(std::string_view console) {
 }
 
 GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
-  constexpr std::array<std::string_view, 3> report_options{"--json", "--junit", "--markdown"};
+  constexpr std::array<std::string_view, 4> report_options{"--json", "--junit", "--markdown", "--out"};
   const auto is_report = [&](std::string_view option) {
     return std::find(report_options.begin(), report_options.end(), option) != report_options.end();
   };
@@ -879,7 +893,7 @@ GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
     const auto base = fs::path(host_path).filename().string();
     auto name = base.empty() ? option.substr(2) : base;
     for (int n = 2; !used.insert(name).second; ++n) name = fmt::format("{}-{}", n, base);
-    cmd.reports.push_back({option, host_path, "/out/" + name});
+    cmd.reports.push_back({option, host_path, "/out/" + name, option == "--out"});
     return cmd.reports.back().guest_path;
   };
 
@@ -892,7 +906,7 @@ GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
     const auto eq = arg.find('=');
     const bool attached = arg.starts_with("--") && eq != std::string::npos;  // --option=value
     const auto option = attached ? arg.substr(0, eq) : arg;
-    if (!is_report(option) && option != "--workload" && option != "--workloads-dir") {
+    if (!is_report(option) && option != "--workload" && option != "--workloads-dir" && option != "--replay") {
       cmd.args.push_back(arg);
       continue;
     }
@@ -907,7 +921,8 @@ GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
     }
     if (is_report(option)) {
       if (!value.empty() && value != "-") value = redirect(option, value);
-    } else if (option == "--workloads-dir" || contains(value, "/") || value.ends_with(".job")) {
+    } else if (option == "--workloads-dir" || option == "--replay" || contains(value, "/") ||
+               value.ends_with(".job")) {
       cmd.inputs.push_back(value);
     }
     if (attached) {
@@ -918,6 +933,21 @@ GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
     }
   }
   return cmd;
+}
+
+std::vector<std::string> guest_argv(const std::string& subcommand, const std::vector<std::string>& run_args,
+                                    const GuestCommand& cmd, const std::string& host_cwd, const std::string& host_exe) {
+  std::vector<std::string> hidden{"--host-command", subcommand};
+  if (!run_args.empty()) hidden.back() += " " + shell_join(run_args);
+  if (!host_exe.empty()) hidden.insert(hidden.end(), {"--host-exe", host_exe});
+  for (const auto& r : cmd.reports)
+    if (r.directory) hidden.insert(hidden.end(), {"--host-out", (fs::path(host_cwd) / r.host_path).lexically_normal().string()});
+  std::vector<std::string> argv{subcommand};
+  const auto dashes = std::find(cmd.args.begin(), cmd.args.end(), "--");
+  argv.insert(argv.end(), cmd.args.begin(), dashes);
+  argv.insert(argv.end(), hidden.begin(), hidden.end());
+  argv.insert(argv.end(), dashes, cmd.args.end());
+  return argv;
 }
 
 GuestData decode_guest_data(std::string_view stream) {

@@ -1,4 +1,4 @@
-// Running `aqcheck run ...` inside a qemu VM that boots a sched_ext kernel.
+// Running `aqcheck run ...` (or `aqcheck fuzz ...`) inside a qemu VM that boots a sched_ext kernel.
 //
 // The host side (run_vm) builds an initramfs holding busybox, this (static)
 // aqcheck executable, stress-ng with its shared libraries and harness/guest/init,
@@ -36,11 +36,14 @@ struct VmOptions {
   // that make the scheduler exit on purpose (fault injection), e.g.
   // R"(disabled (runtime error))".
   std::vector<std::string> console_allow;
+  // What the guest runs: `/aqcheck <subcommand> <args>` ("run" or "fuzz").
+  std::string subcommand = "run";
 };
 
-// Boots the VM and runs `/aqcheck run <run_args>` in it.  Report options
-// (--json/--junit/--markdown FILE) are redirected into the guest's /out and
-// the files written back to FILE afterwards.  Returns the guest's exit code,
+// Boots the VM and runs `/aqcheck <options.subcommand> <run_args>` in it.
+// Report options (--json/--junit/--markdown FILE) are redirected into the
+// guest's /out and the files written back to FILE afterwards; so is an
+// output directory (--out DIR), file by file.  Returns the guest's exit code,
 // or exit_code::{no_kernel, usage, vm_timeout, vm_failed, fail, internal}.
 int run_vm(const VmOptions& options, const std::vector<std::string>& run_args);
 
@@ -88,9 +91,10 @@ std::string watchdog_verdict(std::string_view console);
 
 // A report option whose FILE was redirected into the guest.
 struct ReportRedirect {
-  std::string option;      // "--json", "--junit", "--markdown"
+  std::string option;      // "--json", "--junit", "--markdown", or "--out" (a directory)
   std::string host_path;   // what the user gave
   std::string guest_path;  // /out/<basename>
+  bool directory = false;  // --out DIR: every file the guest writes under it comes back under DIR
 };
 
 struct GuestCommand {
@@ -99,11 +103,22 @@ struct GuestCommand {
   std::vector<std::string> inputs;  // --workload FILE, --workloads-dir DIR (as given)
 };
 
-// Rewrites `--json FILE` / `--json=FILE` (and --junit, --markdown) to
-// /out/<basename of FILE>; "-" (stdout) and arguments after "--" are kept.
-// Collects the input paths of --workload (when it names a file, i.e. has a
-// '/' or ends in .job) and --workloads-dir; those arguments stay as they are.
+// Rewrites `--json FILE` / `--json=FILE` (and --junit, --markdown, and the
+// directory of --out DIR) to /out/<basename>; "-" (stdout) and arguments after
+// "--" are kept.  Collects the input paths of --workload (when it names a
+// file, i.e. has a '/' or ends in .job), --workloads-dir and --replay; those
+// arguments stay as they are.
 GuestCommand rewrite_run_args(const std::vector<std::string>& run_args);
+
+// The guest's whole argv after /aqcheck: the subcommand, the rewritten
+// arguments, then hidden options telling the guest what the host sees:
+// `--host-command "<subcommand> <run_args as given>"` (reports then name the
+// host's paths in their reproduction line), `--host-exe <host_exe>` (the
+// executable those lines name) and, for a redirected --out DIR,
+// `--host-out <DIR made absolute against host_cwd>`.  Inserted before a "--".
+std::vector<std::string> guest_argv(const std::string& subcommand, const std::vector<std::string>& run_args,
+                                    const GuestCommand& cmd, const std::string& host_cwd,
+                                    const std::string& host_exe);
 
 // What the guest sent on its data port (/dev/ttyS1):
 //   @@AQ-FILE <name> <size>@@   then base64 lines, then   @@AQ-END@@

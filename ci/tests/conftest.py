@@ -24,6 +24,7 @@ OUT = pathlib.Path(os.environ.get("AQ_TEST_OUT", ROOT / "out/pytest"))
 
 # Exit codes of aqcheck (harness/exit_codes.hpp).
 PASS, FAIL, USAGE, NOT_ROOT, NO_SCHED_EXT, NO_KERNEL, VM_TIMEOUT, BAD_WORKLOAD, LOAD_FAILED, VM_FAILED = range(10)
+INTERNAL, BAD_SPEC = 10, 11
 
 
 def workload_names():
@@ -72,8 +73,9 @@ class Result:
         return f"aqcheck exit {self.rc}; last lines:\n{tail}"
 
 
-def run_aqcheck(args, timeout=600, name="run"):
-    """Runs aqcheck with args; --json/--console are added under OUT/name."""
+def run_aqcheck(args, timeout=600, name="run", add_json=True):
+    """Runs aqcheck with args; --json/--console are added under OUT/name
+    (--json only with add_json: `fuzz` writes its own summaries instead)."""
     OUT.mkdir(parents=True, exist_ok=True)
     json_path = OUT / f"{name}.json"
     console = OUT / f"{name}.console.log"
@@ -86,7 +88,7 @@ def run_aqcheck(args, timeout=600, name="run"):
         args[1:1] = ["--console", str(console), "--kernel", KERNEL, "--cache", str(CACHE)]
         if "--" not in args:
             args += ["--", "run"]
-    if "--json" not in args:
+    if add_json and "--json" not in args:
         args += ["--json", str(json_path)]
     proc = subprocess.run([str(AQCHECK), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           errors="replace", timeout=timeout, stdin=subprocess.DEVNULL)

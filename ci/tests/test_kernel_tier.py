@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import FAIL, OUT, PASS, require_kernel, run_aqcheck, workload_names
+from conftest import AQCHECK, FAIL, OUT, PASS, require_kernel, run_aqcheck, workload_names
 
 # Audits every 10 ms: a stale entry must survive two audits >= 10 ms apart,
 # and under TCG the dispatch path drains short FIFOs within ~100 ms.
@@ -41,6 +41,11 @@ MUTANTS = {v: Scenario(v, f"{v} build under affinity-churn",
 MUTANT_REASON = {"mutant-unlink-no-prev": "corrupted list: FIFO ",
                  "mutant-pop-no-counter": "conservation mismatch: FIFO ",
                  "mutant-slab-free-drops": "slab not whole after detach: "}
+# The lost-task build drops a task when its enqueue's lock fails: aqcheck's
+# wait audit must name it, and detach, before the kernel's 30 s watchdog.
+LOST = Scenario("lost-task", "lost-task build: the enqueue fallback puts the task nowhere",
+                ("--workload", "cpu-baseline", "--variant", "lost-task", "--fail-lock-every", "7", *AUDIT),
+                expect_rc=FAIL)
 HIGHPRI = Scenario("highpri", "high-priority boosting while the harness renices tasks down to nice -20",
                    ("--workload", "nice-churn", "--highpri-boosting", *AUDIT))
 SIGKILL = Scenario("sigkill", "SIGKILL of aqcheck mid-run returns sched_ext to disabled within 1 s",
@@ -74,6 +79,8 @@ def test_workload_passes_and_removes(workload):
     assert c["audit"]["audits"] > 0
     assert c["audit"]["stale_entries"] == 0
     assert c["exit"]["kind_name"] == "unregistered from user space"
+    assert c["waits"]["wait_audits"] > 0
+    assert c["waits"]["stuck_tasks"] == 0
     record_figures(MATRIX, r)
 
 
@@ -81,7 +88,13 @@ def test_matrix_verdict_and_reports():
     r = run_scenario(MATRIX)
     assert r.rc == PASS, r.explain()
     assert r.report["schema"] == "aqcheck-report/1"
-    assert r.report["reproduce"].startswith("aqcheck vm --kernel ")
+    # The rerun works as printed on the host: the host's own executable and
+    # the host's report path, not the guest's /out.
+    repro = r.report["reproduce"]
+    assert repro.startswith(f"{AQCHECK.resolve()} vm --kernel "), repro
+    assert f"--json {r.json_path}" in repro and "/out/" not in repro, repro
+    # The seed reaches every stressor (stress-ng says so when one ignores it).
+    assert "mwc_core: cannot determine seed" not in r.console
 
 
 @pytest.mark.parametrize("workload", workload_names())
@@ -113,6 +126,19 @@ def test_list_mutant_in_the_kernel_is_caught_by_the_audit(variant):
     assert any(f.startswith(MUTANT_REASON[variant]) for f in reasons), reasons
 
 
+def test_lost_task_is_named_before_the_kernel_watchdog():
+    r = run_scenario(LOST)
+    assert r.rc == FAIL, r.explain()
+    c = r.case("cpu-baseline")
+    lost = [f for f in c["failures"] if f.startswith("lost task: pid ")]
+    assert lost, c["failures"]
+    assert all("nowhere: on no FIFO and no DSQ, ops_state QUEUED (in custody)" in f for f in lost), lost
+    # aqcheck detached first: the kernel never had to eject the scheduler.
+    assert c["exit"]["kind_name"] == "unregistered from user space", c["failures"]
+    assert c["waits"]["stuck_tasks"] >= 1
+    assert "aqcheck: sched_ext dump (SysRq-D" in r.console
+
+
 def test_highpri_boosting_schedules_boosted_tasks():
     r = run_scenario(HIGHPRI)
     assert r.rc == PASS, r.explain()
@@ -140,11 +166,13 @@ def record_figures(scenario, r):
     path = OUT / f"{scenario.name}-figures.md"
     if path.exists():
         return
-    rows = ["| workload | verdict | removals | sched changes | audits | longest audit ms | wall s |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = ["| workload | verdict | removals | sched changes | audits | longest audit ms | max FIFO wait ms "
+            "| max task wait ms | aged dispatches | wall s |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in r.report["cases"]:
         k = c["counters"]
         rows.append(f"| {c['name']} | {c['verdict']} | {k.get('nr_deq_removed', 0)} | "
                     f"{k.get('nr_deq_sched_change', 0)} | {c['audit']['audits']} | {c['audit']['max_ms']:.2f} | "
-                    f"{c['wall_s']:.1f} |")
+                    f"{c['waits']['max_fifo_wait_ms']:.0f} | {c['waits']['max_task_wait_ms']} | "
+                    f"{k.get('nr_aged_dispatch', 0)} | {c['wall_s']:.1f} |")
     path.write_text("\n".join(rows) + "\n")

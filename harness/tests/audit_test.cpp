@@ -101,3 +101,60 @@ TEST(StallWatch, TenSecondsWithoutActivityIsAStall) {
   s.nr_dispatched = 1;
   EXPECT_FALSE(w.stalled(s, t0 + 20s));
 }
+
+namespace {
+
+aq_stuck_task stuck(int pid, int fifo, bool on_dsq, std::uint64_t dsq, std::uint64_t ops_state, std::uint32_t flags) {
+  aq_stuck_task t{};
+  t.pid = pid;
+  t.fifo = fifo;
+  t.cpu = 1;
+  t.on_dsq = on_dsq;
+  t.dsq_id = dsq;
+  t.ops_state = ops_state;
+  t.scx_flags = flags;
+  t.weight = 100;
+  t.wait_ms = 4100;
+  std::snprintf(t.comm, sizeof t.comm, "stress-ng-cpu");
+  return t;
+}
+
+}  // namespace
+
+TEST(StuckTask, SaysWhereTheTaskIs) {
+  EXPECT_EQ(aq::describe_stuck_task(stuck(7, 0, false, 0, 2, 2), 4000),
+            "stuck task: pid 7 (stress-ng-cpu) waited 4100 ms for a CPU (bound 4000 ms), on FIFO 0; weight 100, "
+            "task CPU 1");
+  EXPECT_NE(aq::describe_stuck_task(stuck(7, -1, true, 0, 0, 2), 4000).find("on the shared DSQ (0)"),
+            std::string::npos);
+  EXPECT_NE(aq::describe_stuck_task(stuck(7, -1, true, 0x8000000000000002ULL, 0, 0), 4000)
+                .find("on CPU 1's local DSQ"),
+            std::string::npos);
+}
+
+TEST(StuckTask, QueuedInCustodyOnNothingIsLost) {
+  const auto lost = aq::describe_stuck_task(stuck(9, -1, false, 0, 2 /* QUEUED */, 2 /* IN_CUSTODY */), 4000);
+  EXPECT_EQ(lost.rfind("lost task: pid 9 (stress-ng-cpu) waited 4100 ms", 0), 0u) << lost;
+  EXPECT_NE(lost.find("nowhere: on no FIFO and no DSQ, ops_state QUEUED (in custody)"), std::string::npos) << lost;
+  // Not queued on the BPF side: nowhere, but not the scheduler's loss.
+  const auto idle = aq::describe_stuck_task(stuck(9, -1, false, 0, 0, 0), 4000);
+  EXPECT_EQ(idle.rfind("stuck task: ", 0), 0u) << idle;
+  EXPECT_NE(idle.find("ops_state 0 (not in custody)"), std::string::npos) << idle;
+}
+
+TEST(HostStalls, AGapOfASecondInTheWindowIsNamed) {
+  aq::HostStalls h;
+  const auto t0 = aq::HostStalls::Clock::now();
+  for (int i = 0; i < 100; i++) h.tick(t0 + i * 5ms);
+  EXPECT_EQ(h.count(), 0u);
+  EXPECT_EQ(h.during(t0, t0 + 1s), "");
+  h.tick(t0 + 495ms + 2500ms);  // the loop stood still 2.5 s
+  EXPECT_EQ(h.count(), 1u);
+  EXPECT_EQ(h.longest(), 2500ms);
+  const auto note = h.during(t0, t0 + 4s);
+  EXPECT_NE(note.find("host stall: aqcheck's own SCHED_FIFO loop stood still 1 time(s), 2.5 s in all"),
+            std::string::npos)
+      << note;
+  // A window that ends before the gap began does not mention it.
+  EXPECT_EQ(h.during(t0, t0 + 400ms), "");
+}

@@ -30,8 +30,10 @@ TEST(Report, JsonCarriesEveryFailureAndTheReproduction) {
   cfg.seed = 99;
   cfg.command_line = "run --workload all";
   auto res = sample();
+  // Run directly: the rerun names this very executable, absolute.
   auto repro = aq::reproduction_command(cfg, res.kernel);
-  EXPECT_EQ(repro, "aqcheck vm --kernel 7.2 -- run --workload all --seed 99   # kernel 7.2.13+deb14-cloud-amd64");
+  const auto self = std::filesystem::read_symlink("/proc/self/exe").string();
+  EXPECT_EQ(repro, self + " vm --kernel 7.2 -- run --workload all --seed 99   # kernel 7.2.13+deb14-cloud-amd64");
   auto j = aq::to_json(cfg, res, repro);
   EXPECT_EQ(j["schema"], "aqcheck-report/1");
   EXPECT_EQ(j["verdict"], "FAIL");
@@ -39,6 +41,20 @@ TEST(Report, JsonCarriesEveryFailureAndTheReproduction) {
   EXPECT_EQ(j["cases"][2]["verdict"], "SKIPPED");
   EXPECT_EQ(j["seed"], 99);
   EXPECT_EQ(j["reproduce"], repro);
+}
+
+// In a VM the guest's command names /out paths; `aqcheck vm` passes the
+// host's command (--host-command) and the reproduction line must use it.
+TEST(Report, ReproductionNamesTheHostCommandInAVm) {
+  aq::RunConfig cfg;
+  cfg.seed = 7;
+  cfg.command_line = "run --workload cpu-baseline --json /out/verify.json";
+  cfg.host_command = "run --workload cpu-baseline --json out/verify.json";
+  cfg.host_exe = "/home/me/aq/build/default/harness/aqcheck";
+  const auto repro = aq::reproduction_command(cfg, "7.3.1+deb14-cloud-amd64");
+  EXPECT_EQ(repro, "/home/me/aq/build/default/harness/aqcheck vm --kernel 7.3 -- run --workload cpu-baseline "
+                   "--json out/verify.json --seed 7   # kernel 7.3.1+deb14-cloud-amd64");
+  EXPECT_EQ(repro.find("/out/"), std::string::npos);
 }
 
 TEST(Report, SkippedAloneIsNotAPassButDoesNotFail) {

@@ -217,6 +217,32 @@ TEST(RunArgs, LeavesIncompleteOptionsAlone) {
   EXPECT_TRUE(aq::rewrite_run_args({}).args.empty());
 }
 
+TEST(RunArgs, FuzzOutDirectoryComesBackAndReplaySpecGoesIn) {
+  const auto cmd = aq::rewrite_run_args({"--budget", "3m", "--out", "/tmp/fuzz-try", "--replay", "f/s001.spec.json"});
+  EXPECT_EQ(cmd.args, (std::vector<std::string>{"--budget", "3m", "--out", "/out/fuzz-try", "--replay",
+                                                "f/s001.spec.json"}));
+  ASSERT_EQ(cmd.reports.size(), 1U);
+  EXPECT_TRUE(cmd.reports[0].directory);
+  EXPECT_EQ(cmd.reports[0].host_path, "/tmp/fuzz-try");
+  EXPECT_EQ(cmd.reports[0].guest_path, "/out/fuzz-try");
+  EXPECT_EQ(cmd.inputs, std::vector<std::string>{"f/s001.spec.json"});
+}
+
+TEST(RunArgs, GuestArgvCarriesTheHostCommand) {
+  const std::vector<std::string> run{"--workload", "cpu-baseline", "--json", "out/verify.json"};
+  const auto argv = aq::guest_argv("run", run, aq::rewrite_run_args(run), "/home/me/aq", "/home/me/aq/aqcheck");
+  EXPECT_EQ(argv, (std::vector<std::string>{"run", "--workload", "cpu-baseline", "--json", "/out/verify.json",
+                                            "--host-command", "run --workload cpu-baseline --json out/verify.json",
+                                            "--host-exe", "/home/me/aq/aqcheck"}));
+  const std::vector<std::string> fuzz{"--budget", "1h30m", "--out", "out/night", "--", "x"};
+  const auto fargv = aq::guest_argv("fuzz", fuzz, aq::rewrite_run_args(fuzz), "/home/me/aq", "");
+  EXPECT_EQ(fargv, (std::vector<std::string>{"fuzz", "--budget", "1h30m", "--out", "/out/night", "--host-command",
+                                             "fuzz --budget 1h30m --out out/night -- x", "--host-out",
+                                             "/home/me/aq/out/night", "--", "x"}));
+  EXPECT_EQ(aq::guest_argv("run", {}, aq::rewrite_run_args({}), "/", ""),
+            (std::vector<std::string>{"run", "--host-command", "run"}));
+}
+
 TEST(RunArgs, EncodesOneArgumentPerLine) {
   EXPECT_EQ(aq::encode_run_args({}), "");
   // base64("--name\na b 'c'\n")
