@@ -19,6 +19,7 @@
 #endif
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -731,6 +732,7 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   write_file(run_dir / "qemu-command.sh", "#!/bin/sh\nexec " + shell_join(argv) + "\n");
   QemuRun run;
   GuestData data;
+  std::vector<std::string> lost_consoles;
   for (int attempt = 1;; attempt++) {
     write_file(data_log, "");
     run = run_qemu(argv, console_log, qemu_output, o);
@@ -742,6 +744,7 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
       break;
     const auto lost = fmt::format("{}.lost{}", console_log.string(), attempt);
     fs::rename(console_log, lost);
+    lost_consoles.push_back(lost);
     fmt::print(stderr,
                "aqcheck: warning: the guest died of an int3 Oops at a live-patched jump label, a known "
                "defect of multi-threaded TCG with kernel code patching (not a verdict); booting again "
@@ -768,7 +771,7 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
       continue;
     }
     if (const auto it = data.files.find(name); it != data.files.end()) {
-      write_file(r.host_path, it->second);
+      write_file(r.host_path, note_lost_boots(r.option, it->second, lost_consoles));
       fmt::print(stderr, "aqcheck: vm: wrote {} {}\n", r.option, r.host_path);
     } else if (data.exit_code) {
       fmt::print(stderr, "aqcheck: warning: the guest wrote no {} report ({})\n", r.option, r.guest_path);
@@ -880,6 +883,22 @@ bool tcg_code_patching_oops(std::string_view console) {
   // NOP (0f 1f 44 00 00), a 2-byte NOP (66 90), a jmp (e9 / eb) or a call (e8).
   return (prev == "0f" && at == "<1f>" && line.substr(mark + 4, 6) == " 44 00") ||
          (prev == "66" && at == "<90>") || prev == "e9" || prev == "eb" || prev == "e8";
+}
+
+std::string note_lost_boots(const std::string& option, const std::string& report,
+                            const std::vector<std::string>& lost_consoles) {
+  if (lost_consoles.empty()) return report;
+  const auto why = "the guest died of an int3 Oops at a live-patched jump label (multi-threaded TCG), not a verdict";
+  if (option == "--json") {
+    auto j = nlohmann::json::parse(report, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return report;
+    j["vm"] = {{"boots", lost_consoles.size() + 1}, {"lost_boots", lost_consoles}, {"lost_because", why}};
+    return j.dump(2) + "\n";
+  }
+  if (option == "--markdown")
+    return report + fmt::format("\n**This verdict took {} boots**: {}; lost console logs: {}\n",
+                                lost_consoles.size() + 1, why, fmt::join(lost_consoles, ", "));
+  return report;
 }
 
 GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {

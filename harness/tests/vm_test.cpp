@@ -405,3 +405,15 @@ TEST_F(RunVm, HungGuestIsKilledAtTimeout) {
 }
 
 }  // namespace
+
+TEST(LostBoots, AReportSaysItTookAnotherBoot) {
+  const std::string json = "{\"verdict\": \"PASS\"}";
+  EXPECT_EQ(aq::note_lost_boots("--json", json, {}), json);  // one boot: untouched
+  const auto noted = aq::note_lost_boots("--json", json, {"/o/console.log.lost1"});
+  EXPECT_NE(noted.find("\"boots\": 2"), std::string::npos) << noted;
+  EXPECT_NE(noted.find("\"/o/console.log.lost1\""), std::string::npos) << noted;
+  EXPECT_NE(noted.find("\"verdict\": \"PASS\""), std::string::npos) << noted;
+  const auto md = aq::note_lost_boots("--markdown", "# aqcheck: PASS\n", {"/o/c.lost1", "/o/c.lost2"});
+  EXPECT_NE(md.find("**This verdict took 3 boots**"), std::string::npos) << md;
+  EXPECT_EQ(aq::note_lost_boots("--junit", "<x/>", {"/o/c.lost1"}), "<x/>");
+}
