@@ -171,13 +171,18 @@ static u64 task_ops_qseq(struct task_struct *p)
 /*
  * Is the entry made by the enqueue that stamped @ops_qseq still what holds
  * @p in our custody?  True while the kernel has it QUEUED from that very
- * enqueue and it sits on no DSQ.
+ * enqueue, or still QUEUEING (ops.enqueue linked the entry and has not
+ * returned yet: another CPU may pop it in that window), and it sits on no DSQ.
+ * Taking QUEUEING for "gone" made the lazy build drop the one entry of a task
+ * the kernel then held QUEUED on nothing: a lost task, ejected by the
+ * watchdog 30 s later (README, "The lazy build's lost task").
  */
 static bool entry_in_custody(struct task_struct *p, u64 ops_qseq)
 {
 	u64 state = (u64)p->scx.ops_state.counter;
+	u64 opss = state & SCX_OPSS_STATE_MASK;
 
-	return (state & SCX_OPSS_STATE_MASK) == SCX_OPSS_QUEUED &&
+	return (opss == SCX_OPSS_QUEUED || opss == SCX_OPSS_QUEUEING) &&
 	       (state & ~SCX_OPSS_STATE_MASK) == ops_qseq && !p->scx.dsq;
 }
 
