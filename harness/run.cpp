@@ -471,9 +471,16 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   }
   r.bogo_ops = read_bogo_ops(yaml);
 
+  // Kernel log lines carry no window of their own: mark them with every host
+  // stall of the case (an ejection after a frozen lock holder, an RCU stall).
+  const std::string host_note =
+      r.host_stalls ? fmt::format("; host stall: aqcheck's own SCHED_FIFO loop stood still {} time(s) in this case "
+                                  "(longest {:.1f} s): the whole guest was not run (under TCG: steal time on the host)",
+                                  r.host_stalls, r.host_stall_max_s)
+                    : "";
   std::string kernel_text;
   for (auto& line : klog.read_new()) kernel_text += line + "\n";
-  for (auto& bad : scan_console(kernel_text)) add_failure(r, "kernel log: " + bad);
+  for (auto& bad : scan_console(kernel_text)) add_failure(r, "kernel log: " + bad + host_note);
 
   // A run a check ended early has its reason; its cut-short stress and
   // coverage are consequences, not more reasons.
