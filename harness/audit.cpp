@@ -122,10 +122,10 @@ std::string HostStalls::during(Clock::time_point from, Clock::time_point to) con
     n++;
   }
   if (!n) return {};
-  return fmt::format("; host stall: aqcheck's own SCHED_FIFO loop stood still {} time(s), {:.1f} s in all "
+  return fmt::format("{} aqcheck's own SCHED_FIFO loop stood still {} time(s), {:.1f} s in all "
                      "(longest {:.1f} s), within that window: the whole guest was not run (under TCG: steal "
                      "time on the host), so this is not evidence against the scheduler alone",
-                     n, total.count() / 1000.0, longest.count() / 1000.0);
+                     kHostStallMark, n, total.count() / 1000.0, longest.count() / 1000.0);
 }
 
 }  // namespace aq

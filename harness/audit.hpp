@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,6 +52,12 @@ std::string describe_stuck_task(const aq_stuck_task& t, std::uint64_t bound_ms);
 // wakes every few ms, so a gap of a second or more means the whole guest
 // stood still: under TCG, the host did not run the vCPUs (steal).  A wait or
 // a stall that spans such a gap is reported with it, never excused.
+//
+// Every reason so marked contains kHostStallMark.  A case whose every reason
+// has it failed because of the host: `run` and `fuzz` run it again, visibly
+// (run.hpp, run_case_retrying_host_stalls), and fuzz ranks the class last.
+inline constexpr std::string_view kHostStallMark = "; host stall:";
+
 class HostStalls {
  public:
   using Clock = std::chrono::steady_clock;

@@ -130,6 +130,7 @@ struct ScenarioRecord {
   std::string verdict;  // PASS, FAIL
   double wall_s = 0;
   std::vector<std::string> failures;
+  std::vector<HostStallRetry> host_stall_retries;  // attempts run again because the host stalled
   Coverage coverage;
   std::string spec_file, report_file;  // host paths
 };
@@ -231,7 +232,7 @@ class Session {
   CaseResult run_spec(const FuzzSpec& spec, std::string& kernel_text) {
     RunConfig cfg = config_of(spec, opts_.base);
     KernelLog klog;
-    auto r = run_case(cfg, case_of(spec), scratch_.string(), seen_ops_);
+    auto r = run_case_retrying_host_stalls(cfg, case_of(spec), scratch_.string(), seen_ops_);
     kernel_text.clear();
     for (auto& line : klog.read_new()) kernel_text += line + "\n";
     const int overhead = static_cast<int>(r.wall_s) - spec.duration_s + 1;
@@ -256,6 +257,8 @@ class Session {
     if (opts_.base.sched.variant != defaults.variant) o += " --variant " + opts_.base.sched.variant;
     if (opts_.base.sched.stuck_after_ms != defaults.stuck_after_ms)
       o += fmt::format(" --stuck-after-ms {}", opts_.base.sched.stuck_after_ms);
+    if (opts_.base.host_stall_retries != RunConfig{}.host_stall_retries)
+      o += fmt::format(" --host-stall-retries {}", opts_.base.host_stall_retries);
     return o;
   }
 
@@ -285,7 +288,8 @@ class Session {
     const auto r = run_spec(spec, kernel_text);
     write_report(spec, r, report_path, spec_path);
 
-    ScenarioRecord rec{spec, r.passed() ? "PASS" : "FAIL", r.wall_s, r.failures, coverage_of(r),
+    ScenarioRecord rec{spec,         r.passed() ? "PASS" : "FAIL",  r.wall_s,
+                       r.failures,   r.host_stall_retries,          coverage_of(r),
                        host_path(spec_path).string(), host_path(report_path).string()};
     for (const auto& [k, v] : rec.coverage) session_coverage_[k] += v;
     for (const auto& line : kFuzzCoverage)
@@ -293,7 +297,7 @@ class Session {
     for (const auto& [k, v] : r.counters) session_counters_[k] += v;
     scenarios_.push_back(rec);
     fmt::print("fuzz [{:>3}] {}/{} {}  {}\n", scenarios_.size(), format_clock(elapsed_s()), format_clock(budget_s_),
-               rec.verdict == "PASS" ? "PASS" : "FAIL", coverage_text(session_coverage_));
+               case_verdict_text(r), coverage_text(session_coverage_));
     for (const auto& f : r.failures) fmt::print("  - {}: {}\n", spec.name, f);
     std::fflush(stdout);
     if (!r.passed() && !interrupted_by_signal()) handle_failure(spec, r, kernel_text, spec_path, report_path);
@@ -402,11 +406,18 @@ class Session {
     }
     json scenarios = json::array();
     int passed = 0;
+    std::size_t retries = 0;
     for (const auto& s : scenarios_) {
       passed += s.verdict == "PASS";
+      json earlier = json::array();
+      for (const auto& t : s.host_stall_retries)
+        earlier.push_back({{"failures", t.failures}, {"host_stalls", t.host_stalls},
+                           {"longest_stall_s", t.longest_stall_s}, {"wall_s", t.wall_s}});
+      retries += s.host_stall_retries.size();
       scenarios.push_back({{"name", s.spec.name}, {"seed", s.spec.seed}, {"verdict", s.verdict},
                            {"duration_s", s.spec.duration_s}, {"wall_s", s.wall_s}, {"spec", s.spec_file},
-                           {"report", s.report_file}, {"failures", s.failures}, {"coverage", s.coverage}});
+                           {"report", s.report_file}, {"failures", s.failures}, {"host_stall_retries", earlier},
+                           {"coverage", s.coverage}});
     }
     json failures = json::array();
     for (const auto& f : failures_) {
@@ -434,6 +445,7 @@ class Session {
             {"scenarios_run", scenarios_.size()},
             {"passed", passed},
             {"failed", scenarios_.size() - static_cast<std::size_t>(passed)},
+            {"host_stall_retries", retries},
             {"stopped_because", stop_reason_},
             {"coverage", coverage},
             {"failures", failures},
@@ -442,10 +454,14 @@ class Session {
 
   std::string summary_markdown(const json& j) const {
     std::string m = fmt::format("# aqcheck fuzz: {}\n\nKernel `{}`, seed {}, budget {}, elapsed {}. {} scenario(s): "
-                                "{} PASS, {} FAIL. {}\n\n",
+                                "{} PASS, {} FAIL{}. {}\n\n",
                                 j["verdict"].get<std::string>(), kernel_, opts_.seed, format_clock(budget_s_),
                                 format_clock(elapsed_s()), scenarios_.size(), j["passed"].get<int>(),
-                                j["failed"].get<std::size_t>(), stop_reason_.empty() ? "" : "Ended: " + stop_reason_ + ".");
+                                j["failed"].get<std::size_t>(),
+                                j["host_stall_retries"].get<std::size_t>()
+                                    ? fmt::format(", {} host-stall retries (below)", j["host_stall_retries"].get<std::size_t>())
+                                    : "",
+                                stop_reason_.empty() ? "" : "Ended: " + stop_reason_ + ".");
     m += "## Coverage\n\n| path | counters | total | scenarios reaching it |\n|---|---|---:|---:|\n";
     for (const auto& line : kFuzzCoverage) {
       const auto& c = j["coverage"][std::string(line.label)];
@@ -463,13 +479,24 @@ class Session {
       m += fmt::format("\nShrink: {}. Minimal spec `{}`, workload `{}`.\n\n```sh\n{}\n{}\n```\n", f.shrink_note,
                        f.minimal_spec, f.minimal_job, f.reproduce_fuzz, f.reproduce_run);
     }
+    if (j["host_stall_retries"].get<std::size_t>()) {
+      m += "\n## Host-stall retries\n\nEvery reason of these attempts carried a host stall (the guest stood still), "
+           "so the scenario ran again; its verdict is the last attempt's.\n\n";
+      for (const auto& s : scenarios_)
+        for (std::size_t i = 0; i < s.host_stall_retries.size(); i++)
+          for (const auto& why : s.host_stall_retries[i].failures)
+            m += fmt::format("- {} attempt {}: {}\n", s.spec.name, i + 1, why);
+    }
     m += "\n## Scenarios\n\n| scenario | verdict | spec | wall s | ";
     for (const auto& line : kFuzzCoverage) m += fmt::format("{} | ", line.label);
     m += "\n|---|---|---|---:|";
     for ([[maybe_unused]] const auto& line : kFuzzCoverage) m += "---:|";
     m += "\n";
     for (const auto& s : scenarios_) {
-      m += fmt::format("| {} | {} | {} | {:.1f} | ", s.spec.name, s.verdict, describe(s.spec), s.wall_s);
+      const auto n = s.host_stall_retries.size();
+      m += fmt::format("| {} | {}{} | {} | {:.1f} | ", s.spec.name, s.verdict,
+                       n ? fmt::format(" after {} host-stall retr{}", n, n == 1 ? "y" : "ies") : "", describe(s.spec),
+                       s.wall_s);
       for (const auto& line : kFuzzCoverage) m += fmt::format("{} | ", s.coverage.at(std::string(line.label)));
       m += "\n";
     }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit.hpp"
 #include "fuzz_spec.hpp"
 
 namespace aq {
@@ -43,10 +44,9 @@ inline constexpr FailureClassRule kFailureClasses[] = {
     {"no coverage", "", "coverage"},
 };
 inline constexpr std::string_view kOtherClass = "other";
-// A reason run's checks marked with a host stall (audit.hpp, HostStalls) is of
-// class host-stall whatever it starts with, and that class ranks last: the
+// A reason run's checks marked with a host stall (kHostStallMark, audit.hpp) is
+// of class host-stall whatever it starts with, and that class ranks last: the
 // guest stood still, so such a FAIL says nothing about the scheduler alone.
-inline constexpr std::string_view kHostStallMark = "; host stall:";
 inline constexpr std::string_view kHostStallClass = "host-stall";
 
 // The class of one failure reason.

@@ -41,6 +41,13 @@ void add_host_command_option(CLI::App& app, aq::RunConfig& cfg) {
   app.add_option("--host-exe", cfg.host_exe, "(set by `aqcheck vm`) the host's aqcheck, for rerun commands")->group("");
 }
 
+void add_host_stall_retries_option(CLI::App& app, aq::RunConfig& cfg) {
+  app.add_option("--host-stall-retries", cfg.host_stall_retries,
+                 "run a case again when every reason it FAILed with carries a host stall (the guest stood "
+                 "still), up to N times; every attempt stays in the report (default 1, 0: never)")
+      ->check(CLI::Range(0, 5));
+}
+
 void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_option("--duration", cfg.duration_s, "seconds of stress per case (default: the workload's)")
       ->check(CLI::PositiveNumber);
@@ -81,6 +88,7 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_option("--churn-interval-ms", cfg.churn_interval_ms,
                  "one renice/affinity change per interval, for workloads with a `churn:` key (default 2)")
       ->check(CLI::Range(1, 10000));
+  add_host_stall_retries_option(run, cfg);
   add_host_command_option(run, cfg);
 }
 
@@ -98,6 +106,7 @@ void add_fuzz_options(CLI::App& fuzz, aq::FuzzOptions& o) {
   fuzz.add_option("--stuck-after-ms", o.base.sched.stuck_after_ms,
                   "FAIL when a sched_ext task waits longer for a CPU (default 4000)")
       ->check(CLI::Range(500, 25000));
+  add_host_stall_retries_option(fuzz, o.base);
   add_host_command_option(fuzz, o.base);
   fuzz.add_option("--host-out", o.host_out, "(set by `aqcheck vm`) --out as the host sees it")->group("");
 }

@@ -29,11 +29,6 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-std::string case_verdict(const CaseResult& c) {
-  if (!c.failures.empty()) return "FAIL";
-  return c.skipped.empty() ? "PASS" : "SKIPPED";
-}
-
 // "7.2.13+deb14-cloud-amd64" -> "7.2"
 std::string kernel_series(const std::string& release) {
   auto dot = release.find('.');
@@ -42,7 +37,32 @@ std::string kernel_series(const std::string& release) {
   return release.substr(0, end);
 }
 
+nlohmann::json retries_json(const CaseResult& c) {
+  auto out = nlohmann::json::array();
+  for (const auto& t : c.host_stall_retries)
+    out.push_back({{"failures", t.failures}, {"host_stalls", t.host_stalls}, {"longest_stall_s", t.longest_stall_s},
+                   {"wall_s", t.wall_s}});
+  return out;
+}
+
+std::size_t retries_of(const RunResult& res) {
+  std::size_t n = 0;
+  for (const auto& c : res.cases) n += c.host_stall_retries.size();
+  return n;
+}
+
 }  // namespace
+
+std::string case_verdict(const CaseResult& c) {
+  if (!c.failures.empty()) return "FAIL";
+  return c.skipped.empty() ? "PASS" : "SKIPPED";
+}
+
+std::string case_verdict_text(const CaseResult& c) {
+  const auto n = c.host_stall_retries.size();
+  if (!n) return case_verdict(c);
+  return fmt::format("{} after {} host-stall retr{}", case_verdict(c), n, n == 1 ? "y" : "ies");
+}
 
 std::string rerun_executable(const RunConfig& cfg) {
   if (!cfg.host_exe.empty()) return cfg.host_exe;
@@ -86,6 +106,7 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
                    {"max_task_wait_ms", c.max_task_wait_ms}, {"wait_audits", c.wait_audits},
                    {"stuck_tasks", c.stuck_tasks}}},
         {"host", {{"stalls", c.host_stalls}, {"longest_stall_s", c.host_stall_max_s}}},
+        {"host_stall_retries", retries_json(c)},
         {"slab", {{"free", c.slab_free}, {"total", c.slab_total}}},
         {"failures", c.failures},
     });
@@ -94,6 +115,7 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
   return {
       {"schema", "aqcheck-report/1"},
       {"verdict", res.passed() ? "PASS" : "FAIL"},
+      {"host_stall_retries", retries_of(res)},
       {"kernel", res.kernel},
       {"seed", cfg.seed},
       {"command", cfg.command_line},
@@ -138,6 +160,13 @@ std::string to_junit(const RunResult& res, const std::string& repro) {
     } else if (!c.skipped.empty()) {
       x += fmt::format("    <skipped message=\"{}\"/>\n", xml_escape(c.skipped));
     }
+    if (!c.host_stall_retries.empty()) {
+      std::string body;
+      for (std::size_t i = 0; i < c.host_stall_retries.size(); i++)
+        for (const auto& f : c.host_stall_retries[i].failures)
+          body += fmt::format("host-stall retry: attempt {} failed: {}\n", i + 1, f);
+      x += fmt::format("    <system-out>{}</system-out>\n", xml_escape(body));
+    }
     x += "  </testcase>\n";
   }
   x += "</testsuite>\n";
@@ -145,7 +174,9 @@ std::string to_junit(const RunResult& res, const std::string& repro) {
 }
 
 std::string to_markdown(const RunResult& res, const std::string& repro) {
-  std::string m = fmt::format("# aqcheck: {}\n\nKernel `{}`. Reproduce: `{}`\n\n", res.passed() ? "PASS" : "FAIL",
+  const auto retries = retries_of(res);
+  std::string m = fmt::format("# aqcheck: {}{}\n\nKernel `{}`. Reproduce: `{}`\n\n", res.passed() ? "PASS" : "FAIL",
+                              retries ? fmt::format(" ({} host-stall retr{})", retries, retries == 1 ? "y" : "ies") : "",
                               res.kernel, repro);
   m += "| workload | verdict | removals | sched changes | audits | max audit ms | stale | max FIFO wait ms | "
        "max task wait ms | wall s |\n";
@@ -155,13 +186,16 @@ std::string to_markdown(const RunResult& res, const std::string& repro) {
       auto it = c.counters.find(k);
       return it == c.counters.end() ? 0ULL : static_cast<unsigned long long>(it->second);
     };
-    m += fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {} | {:.0f} | {} | {:.1f} |\n", c.name, case_verdict(c),
+    m += fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {} | {:.0f} | {} | {:.1f} |\n", c.name, case_verdict_text(c),
                      get("nr_deq_removed"), get("nr_deq_sched_change"), c.audits, c.audit_max_ms, c.stale_entries,
                      c.max_fifo_wait_ms, c.max_task_wait_ms, c.wall_s);
   }
   for (const auto& c : res.cases) {
     if (!c.skipped.empty()) m += fmt::format("\n- **{}** skipped: {}", c.name, c.skipped);
     for (const auto& f : c.failures) m += fmt::format("\n- **{}**: {}", c.name, f);
+    for (std::size_t i = 0; i < c.host_stall_retries.size(); i++)
+      for (const auto& f : c.host_stall_retries[i].failures)
+        m += fmt::format("\n- **{}** (attempt {}, run again: a host stall): {}", c.name, i + 1, f);
   }
   return m + "\n";
 }
@@ -194,11 +228,19 @@ void print_verdict(const RunResult& res, const RunConfig& cfg, const std::string
   for (const auto& c : res.cases) {
     if (!c.skipped.empty()) fmt::print("SKIPPED {}: {}\n", c.name, c.skipped);
     for (const auto& f : c.failures) fmt::print("  - {}: {}\n", c.name, f);
+    for (std::size_t i = 0; i < c.host_stall_retries.size(); i++)
+      for (const auto& f : c.host_stall_retries[i].failures)
+        fmt::print("  - {} (attempt {}, run again: a host stall): {}\n", c.name, i + 1, f);
   }
+  const auto retries = retries_of(res);
+  const std::string retry_note =
+      retries ? fmt::format(", {} host-stall retr{}: see the report", retries, retries == 1 ? "y" : "ies") : "";
   if (res.passed())
-    fmt::print("aqcheck verdict: PASS ({} case(s), kernel {}, seed {})\n", res.cases.size(), res.kernel, cfg.seed);
+    fmt::print("aqcheck verdict: PASS ({} case(s), kernel {}, seed {}{})\n", res.cases.size(), res.kernel, cfg.seed,
+               retry_note);
   else
-    fmt::print("aqcheck verdict: FAIL ({} reason(s), kernel {}, seed {})\n", nfail, res.kernel, cfg.seed);
+    fmt::print("aqcheck verdict: FAIL ({} reason(s), kernel {}, seed {}{})\n", nfail, res.kernel, cfg.seed,
+               retry_note);
   if (!res.passed()) fmt::print("reproduce: {}\n", repro);
   std::fflush(stdout);
 }

@@ -10,6 +10,12 @@
 
 namespace aq {
 
+// "PASS", "FAIL" or "SKIPPED": the case's verdict in every report.
+std::string case_verdict(const CaseResult& c);
+// The verdict as people read it: "PASS after 1 host-stall retry" when earlier
+// attempts failed because of the host (run.hpp, HostStallRetry).
+std::string case_verdict_text(const CaseResult& c);
+
 // The aqcheck executable a rerun command names: the host's (absolute, so the
 // command works as printed from any directory), also when run in a VM.
 std::string rerun_executable(const RunConfig& cfg);

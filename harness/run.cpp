@@ -182,7 +182,8 @@ class Attachment {
     const std::uint32_t listed = std::min<std::uint32_t>(wa.nr_stuck, AQ_AUDIT_MAX_STUCK);
     for (std::uint32_t i = 0; i < listed; i++) add_failure(r_, describe_stuck_task(wa.stuck[i], bound_ms) + host_note);
     if (wa.nr_stuck > listed)
-      add_failure(r_, fmt::format("stuck task: {} tasks waited past {} ms ({} listed)", wa.nr_stuck, bound_ms, listed));
+      add_failure(r_, fmt::format("stuck task: {} tasks waited past {} ms ({} listed){}", wa.nr_stuck, bound_ms,
+                                  listed, host_note));
     r_.stuck_tasks += wa.nr_stuck;
     return true;
   }
@@ -430,7 +431,9 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
           break;
         }
         if (auto st = sched_ext_state(); st != "enabled") {
-          add_failure(r, fmt::format("sched_ext state changed to '{}' during the run", st));
+          // An ejection, whose own reason follows: marked like it.
+          add_failure(r, fmt::format("sched_ext state changed to '{}' during the run{}", st,
+                                     host.during(now - std::chrono::seconds(35), now)));
           break;
         }
       }
@@ -474,9 +477,9 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   // Kernel log lines carry no window of their own: mark them with every host
   // stall of the case (an ejection after a frozen lock holder, an RCU stall).
   const std::string host_note =
-      r.host_stalls ? fmt::format("; host stall: aqcheck's own SCHED_FIFO loop stood still {} time(s) in this case "
+      r.host_stalls ? fmt::format("{} aqcheck's own SCHED_FIFO loop stood still {} time(s) in this case "
                                   "(longest {:.1f} s): the whole guest was not run (under TCG: steal time on the host)",
-                                  r.host_stalls, r.host_stall_max_s)
+                                  kHostStallMark, r.host_stalls, r.host_stall_max_s)
                     : "";
   std::string kernel_text;
   for (auto& line : klog.read_new()) kernel_text += line + "\n";
@@ -498,6 +501,31 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
 
   r.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
   return r;
+}
+
+bool failed_only_by_host(const CaseResult& r) {
+  return !r.failures.empty() && std::all_of(r.failures.begin(), r.failures.end(), [](const std::string& f) {
+    return f.find(kHostStallMark) != std::string::npos;
+  });
+}
+
+CaseResult run_case_retrying_host_stalls(const RunConfig& cfg, const CaseSpec& spec, const std::string& out_dir,
+                                         std::string& seen_ops) {
+  std::vector<HostStallRetry> earlier;
+  for (int attempt = 0;; attempt++) {
+    CaseResult r = run_case(cfg, spec, out_dir, seen_ops);
+    const bool again = failed_only_by_host(r) && attempt < cfg.host_stall_retries && !g_signal;
+    if (!again) {
+      r.host_stall_retries = std::move(earlier);
+      return r;
+    }
+    fmt::print("aqcheck: {}: FAIL caused by the host: every reason carries a host stall (the guest stood still {} "
+               "time(s), longest {:.1f} s); running the case again ({} of {}), and the report keeps this attempt\n",
+               spec.name, r.host_stalls, r.host_stall_max_s, attempt + 1, cfg.host_stall_retries);
+    for (const auto& f : r.failures) fmt::print("  - {} (attempt {}): {}\n", spec.name, attempt + 1, f);
+    std::fflush(stdout);
+    earlier.push_back({r.failures, r.host_stalls, r.host_stall_max_s, r.wall_s});
+  }
 }
 
 namespace {
@@ -621,13 +649,14 @@ int run_command(const RunConfig& cfg) {
       continue;
     }
     try {
-      r = cfg.sigkill_after_s ? run_sigkill_case(cfg, spec) : run_case(cfg, spec, out_dir, res.sched_ext_ops);
+      r = cfg.sigkill_after_s ? run_sigkill_case(cfg, spec)
+                              : run_case_retrying_host_stalls(cfg, spec, out_dir, res.sched_ext_ops);
     } catch (const LoadError& e) {
       fmt::print(stderr, "aqcheck: error: {}\n", e.what());
       return exit_code::load_failed;
     }
     fmt::print("aqcheck: [{}/{}] {}: {} ({:.1f} s, {} audits, {} removals)\n", i + 1, cases.size(), spec.name,
-               r.passed() ? "PASS" : "FAIL", r.wall_s, r.audits, r.counters["nr_deq_removed"]);
+               case_verdict_text(r), r.wall_s, r.audits, r.counters["nr_deq_removed"]);
     res.cases.push_back(std::move(r));
   }
 

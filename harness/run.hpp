@@ -33,6 +33,9 @@ struct RunConfig {
   std::string host_command;
   std::string host_exe;             // the host's aqcheck (absolute), for rerun commands; set by `aqcheck vm`
   int churn_interval_ms = 2;        // churn of a workload with a `churn:` key: one change per interval
+  // Times a case whose every failure reason carries the host-stall mark is
+  // run again (0: never).  Each failed attempt stays in the report.
+  int host_stall_retries = 1;
 };
 
 // What to run for one case: a workload file, or raw --stress arguments, or a
@@ -46,6 +49,15 @@ struct CaseSpec {
   std::string skip;                      // why this machine cannot run it ("" = runnable)
   std::vector<std::string> churn;        // churn kinds when there is no workload ("renice", "affinity")
   int churn_interval_ms = 2;             // one property change per interval
+};
+
+// A failed attempt of a case that was run again because every reason it gave
+// carried the host-stall mark: the guest stood still, not the scheduler.
+struct HostStallRetry {
+  std::vector<std::string> failures;
+  std::uint64_t host_stalls = 0;
+  double longest_stall_s = 0;
+  double wall_s = 0;
 };
 
 // What one workload under one attach produced.
@@ -77,6 +89,7 @@ struct CaseResult {
   std::uint64_t slab_free = 0, slab_total = 0;
   std::vector<std::string> failures;
   std::string skipped;  // why it could not run here ("" = it ran)
+  std::vector<HostStallRetry> host_stall_retries;  // earlier attempts, oldest first
   bool passed() const { return failures.empty() && skipped.empty(); }
 };
 
@@ -100,6 +113,18 @@ int check_can_attach(const std::string& subcommand);
 // sched_ext.  seen_ops receives root/ops while attached.  Throws LoadError.
 CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::string& out_dir,
                     std::string& seen_ops);
+
+// Whether r failed, and every one of its reasons carries the host-stall mark
+// (kHostStallMark, audit.hpp).  One unmarked reason is evidence against the
+// scheduler, and then nothing is retried.
+bool failed_only_by_host(const CaseResult& r);
+
+// run_case, and while the result failed_only_by_host, run_case again up to
+// cfg.host_stall_retries times (with the same seed).  The last attempt is the
+// verdict; the ones before it are kept in host_stall_retries, which every
+// report shows.  A FAIL is never turned into a PASS out of sight.
+CaseResult run_case_retrying_host_stalls(const RunConfig& cfg, const CaseSpec& spec, const std::string& out_dir,
+                                         std::string& seen_ops);
 
 // Set by SIGINT/SIGTERM once run_command or fuzz installed its handlers.
 int interrupted_by_signal();

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "audit.hpp"
 #include "report.hpp"
 
 namespace {
@@ -89,3 +90,53 @@ TEST(Report, AtomicWriteLeavesNoTemporaryAndReplacesWhole) {
 }
 
 }  // namespace
+
+namespace {
+
+const std::string kMarked = std::string("stuck task: pid 7 waited 5012 ms on FIFO 2") + std::string(aq::kHostStallMark) +
+                            " aqcheck's own SCHED_FIFO loop stood still 1 time(s)";
+
+}  // namespace
+
+// Only a FAIL whose every reason the host explains is run again: one reason
+// without the mark is evidence against the scheduler.
+TEST(HostStallRetry, OnlyAFailWhollyExplainedByTheHostIsRetried) {
+  aq::CaseResult r;
+  EXPECT_FALSE(aq::failed_only_by_host(r));  // a PASS
+  r.failures = {kMarked, "kernel log: sched_ext: BPF scheduler \"aqmap\" errored" + std::string(aq::kHostStallMark)};
+  EXPECT_TRUE(aq::failed_only_by_host(r));
+  r.failures.push_back("dequeue did not remove: pid 1 (enqueue #2) on FIFO 0");
+  EXPECT_FALSE(aq::failed_only_by_host(r));
+  r.failures = {"host stall is mentioned but not as the mark"};
+  EXPECT_FALSE(aq::failed_only_by_host(r));
+}
+
+// A retried case says so in every report: the failed attempt's reasons, and
+// the verdict text, so nothing turns green out of sight.
+TEST(HostStallRetry, EveryReportShowsTheFailedAttempt) {
+  aq::RunResult res;
+  res.kernel = "7.2.13+deb14-cloud-amd64";
+  aq::CaseResult c;
+  c.name = "nice-churn";
+  c.host_stall_retries = {{{kMarked}, 1, 14.3, 12.5}};
+  res.cases = {c};
+  aq::RunConfig cfg;
+  EXPECT_TRUE(res.passed());
+  EXPECT_EQ(aq::case_verdict_text(c), "PASS after 1 host-stall retry");
+
+  const auto j = aq::to_json(cfg, res, "repro");
+  EXPECT_EQ(j["verdict"], "PASS");
+  EXPECT_EQ(j["host_stall_retries"], 1);
+  ASSERT_EQ(j["cases"][0]["host_stall_retries"].size(), 1u);
+  EXPECT_EQ(j["cases"][0]["host_stall_retries"][0]["failures"][0], kMarked);
+  EXPECT_EQ(j["cases"][0]["host_stall_retries"][0]["longest_stall_s"], 14.3);
+
+  const auto md = aq::to_markdown(res, "repro");
+  EXPECT_NE(md.find("# aqcheck: PASS (1 host-stall retry)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| nice-churn | PASS after 1 host-stall retry |"), std::string::npos) << md;
+  EXPECT_NE(md.find("(attempt 1, run again: a host stall): stuck task: pid 7"), std::string::npos) << md;
+
+  const auto xml = aq::to_junit(res, "repro");
+  EXPECT_NE(xml.find("<system-out>host-stall retry: attempt 1 failed: stuck task: pid 7"), std::string::npos) << xml;
+  EXPECT_EQ(xml.find("<failure"), std::string::npos);
+}
