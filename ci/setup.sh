@@ -34,7 +34,7 @@ host_packages=(
   cmake ninja-build pkg-config patch util-linux
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
-  python3-pytest
+  python3-pytest python3-yaml
 )
 # qemu from backports: bookworm's 7.2 runs multi-threaded TCG guests into
 # int3 Oopses at live-patched jump labels (several per matrix run).
@@ -63,6 +63,31 @@ install_host_packages() {
   apt-get update -qq
   apt-get install -y -qq -t bookworm --no-install-recommends "${missing[@]}" "${backports_packages[@]}" >/dev/null
   apt-get install -y -qq -t bookworm-backports --no-install-recommends qemu-system-x86 >/dev/null
+}
+
+# --- offline workflow validator (ci/validate_workflows.mjs) -----------------
+# GitHub's own workflow parser from the npm registry, pinned, in a private npm
+# prefix.  It needs Node.js >= 20 (its engines field): the machine's nodejs
+# (nodesource's, which bundles npm and conflicts with Debian's npm package).
+# bookworm's own nodejs is 18, so none is installed here: without a node >= 20
+# the validator is skipped with a line saying so (the gate's CI container has
+# no node and needs none), and ci/tests/test_workflows.py skips or fails.
+workflow_parser_version=0.3.61
+install_workflow_parser() {
+  local prefix=$AQ_CACHE/npm pkg=@actions/workflow-parser have
+  have=$(node -p 'require(process.argv[1]).version' "$prefix/node_modules/$pkg/package.json" 2>/dev/null || true)
+  if [ "$have" = "$workflow_parser_version" ]; then
+    log "workflow parser present: $pkg@$have"
+    return
+  fi
+  if ! command -v npm >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null; then
+    log "workflow parser NOT installed: needs node >= 20 and npm (node: $(node --version 2>/dev/null || echo none))"
+    return
+  fi
+  log "installing $pkg@$workflow_parser_version into $prefix"
+  mkdir -p "$prefix"
+  npm install --prefix "$prefix" --save-exact --no-audit --no-fund --no-update-notifier --loglevel=error \
+    "$pkg@$workflow_parser_version" >/dev/null
 }
 
 # --- private apt state for kernel packages -----------------------------------
@@ -150,5 +175,5 @@ fetch_kernel() {
 }
 
 [ "$(id -u)" -eq 0 ] || { echo "setup: must run as root (apt-get)" >&2; exit 4; }
-[ $install -eq 1 ] && install_host_packages
+if [ $install -eq 1 ]; then install_host_packages; install_workflow_parser; fi
 for s in "${series[@]}"; do fetch_kernel "$s"; done
