@@ -90,36 +90,9 @@ install_workflow_parser() {
     "$pkg@$workflow_parser_version" >/dev/null
 }
 
-# --- private apt state for kernel packages -----------------------------------
-apt_root=$AQ_CACHE/apt
-apt_opts=()
-private_apt_init() {
-  mkdir -p "$apt_root"/{lists/partial,archives/partial,etc/preferences.d,etc/apt.conf.d} "$apt_root/state"
-  cat > "$apt_root/etc/sources.list" <<SRC
-deb http://deb.debian.org/debian sid main
-deb http://deb.debian.org/debian trixie-backports main
-SRC
-  touch "$apt_root/state/status"
-  apt_opts=(
-    -o Dir::Etc::SourceList="$apt_root/etc/sources.list"
-    -o Dir::Etc::SourceParts=/nonexistent
-    -o Dir::Etc::Preferences="$apt_root/etc/preferences"
-    -o Dir::Etc::PreferencesParts="$apt_root/etc/preferences.d"
-    -o Dir::State="$apt_root/state"
-    -o Dir::State::Lists="$apt_root/lists"
-    -o Dir::State::status="$apt_root/state/status"
-    -o Dir::Cache="$apt_root/cache"
-    -o Dir::Cache::Archives="$apt_root/archives"
-    -o APT::Architecture=amd64
-    -o Debug::NoLocking=1
-  )
-  mkdir -p "$apt_root/cache"
-  # Refresh the lists at most once a day: the kernel choice is recorded anyway.
-  if [ -z "$(find "$apt_root/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
-    log "refreshing private apt lists (sid, trixie-backports)"
-    apt-get "${apt_opts[@]}" update -qq
-  fi
-}
+# --- private apt state for kernel packages (shared with ci/selftests.sh) ----
+# shellcheck source=ci/private-apt.sh
+. "$here/private-apt.sh"
 
 # Newest linux-image-<abi>-cloud-amd64 of a series whose linux-bpf-dev of the
 # same Debian version is also available (vmlinux.h must match the kernel).
