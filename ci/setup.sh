@@ -33,7 +33,7 @@ host_packages=(
   stress-ng busybox-static cpio zstd xz-utils
   cmake ninja-build pkg-config patch util-linux
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
-  libcli11-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libarchive-dev libzstd-dev
   python3-pytest python3-yaml
 )
 # qemu from backports: bookworm's 7.2 runs multi-threaded TCG guests into

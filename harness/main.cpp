@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "exit_codes.hpp"
-#include "fuzz.hpp"
-#include "run.hpp"
-#include "scheduler.hpp"
-#include "guest_watchdog.hpp"
-#include "vm.hpp"
-#include "workload.hpp"
+#include "common/exit_codes.hpp"
+#include "fuzz/fuzz.hpp"
+#include "run/run.hpp"
+#include "sched/scheduler.hpp"
+#include "vm/guest_watchdog.hpp"
+#include "vm/vm.hpp"
+#include "workload/workload.hpp"
 
 namespace {
 

@@ -22,7 +22,7 @@ REQUIRE_KERNEL = os.environ.get("AQCHECK_REQUIRE_KERNEL") == "1"
 WORKLOADS_DIR = ROOT / "workloads"
 OUT = pathlib.Path(os.environ.get("AQ_TEST_OUT", ROOT / "out/pytest"))
 
-# Exit codes of aqcheck (harness/exit_codes.hpp).
+# Exit codes of aqcheck (harness/common/exit_codes.hpp).
 PASS, FAIL, USAGE, NOT_ROOT, NO_SCHED_EXT, NO_KERNEL, VM_TIMEOUT, BAD_WORKLOAD, LOAD_FAILED, VM_FAILED = range(10)
 INTERNAL, BAD_SPEC = 10, 11
 

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <memory>
 
-#include "audit.hpp"
+#include "run/audit.hpp"
 
 namespace {
 

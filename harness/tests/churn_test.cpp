@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "churn.hpp"
+#include "run/churn.hpp"
 TEST(Churn, FindsTheProcessesOfAGroup) {
   pid_t child = ::fork();
   ASSERT_GE(child, 0);

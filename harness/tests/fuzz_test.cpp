@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "fuzz.hpp"
-#include "fuzz_shrink.hpp"
-#include "fuzz_spec.hpp"
-#include "workload.hpp"
+#include "fuzz/fuzz.hpp"
+#include "fuzz/shrink.hpp"
+#include "fuzz/spec.hpp"
+#include "workload/workload.hpp"
 
 namespace {
 

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "audit.hpp"
-#include "report.hpp"
+#include "run/audit.hpp"
+#include "report/report.hpp"
 
 namespace {
 

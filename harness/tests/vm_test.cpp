@@ -1,15 +1,19 @@
-// Unit tests of harness/vm.cpp: console scanning, the guest data framing,
+// Unit tests of harness/vm/: console scanning, the guest data framing,
 // report redirection, and run_vm's failure paths (no kernel, dynamic guest
 // executable, a kernel qemu cannot boot, a guest that hangs).
-#include "vm.hpp"
+#include "vm/vm.hpp"
 
-#include "exit_codes.hpp"
+#include "common/exit_codes.hpp"
+#include "common/text.hpp"
+#include "vm/internal.hpp"
 #include "vm_guest_init.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
@@ -416,4 +420,42 @@ TEST(LostBoots, AReportSaysItTookAnotherBoot) {
   const auto md = aq::note_lost_boots("--markdown", "# aqcheck: PASS\n", {"/o/c.lost1", "/o/c.lost2"});
   EXPECT_NE(md.find("**This verdict took 3 boots**"), std::string::npos) << md;
   EXPECT_EQ(aq::note_lost_boots("--junit", "<x/>", {"/o/c.lost1"}), "<x/>");
+}
+
+// The initramfs is a newc cpio archive (written by libarchive) that the
+// kernel's unpacker takes: every parent directory before its entries, the
+// console device, /init executable, the guest files at their host paths.
+TEST(Initramfs, IsANewcArchiveWithParentsFirst) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / fmt::format("aq-initramfs-test-{}", getpid());
+  fs::create_directories(dir / "input");
+  { std::ofstream(dir / "input" / "a.job") << "x\n"; }
+  aq::VmOptions o;
+  o.cache_dir = (dir / "cache").string();
+  const auto image = aq::vm_detail::prepare_initramfs(o, "/bin/busybox", {dir / "input"}, dir);
+  int status = 0;
+  const auto listing = aq::vm_detail::capture_output({"sh", "-c", "cpio -itv --quiet < " + image.string()}, status);
+  ASSERT_EQ(status, 0) << listing;
+  const auto lines = aq::lines_of(listing);
+  std::vector<std::string> names;
+  for (auto l : lines) names.emplace_back(l.substr(l.rfind(' ') + 1));
+  auto index = [&](const std::string& n) {
+    const auto it = std::find(names.begin(), names.end(), n);
+    EXPECT_NE(it, names.end()) << n << " missing from:\n" << listing;
+    return it - names.begin();
+  };
+  EXPECT_LT(index("dev"), index("dev/console"));
+  EXPECT_LT(index("bin"), index("bin/busybox"));
+  const auto input = (dir / "input" / "a.job").string().substr(1);
+  EXPECT_LT(index(fs::path(input).parent_path().string()), index(input));
+  for (auto l : lines) {
+    if (l.ends_with(" dev/console")) EXPECT_TRUE(l.starts_with("crw-------")) << l;
+    if (l.ends_with(" init")) EXPECT_TRUE(l.starts_with("-rwxr-xr-x")) << l;
+    if (l.ends_with(" tmp")) EXPECT_TRUE(l.starts_with("drwxrwxrwt")) << l;
+    if (l.find(" bin/sh -> busybox") != std::string_view::npos) EXPECT_TRUE(l.starts_with("l")) << l;
+  }
+  EXPECT_NE(listing.find(" bin/sh -> busybox"), std::string::npos) << listing;
+  // Cached: the same inputs give the same image.
+  EXPECT_EQ(aq::vm_detail::prepare_initramfs(o, "/bin/busybox", {dir / "input"}, dir), image);
+  fs::remove_all(dir);
 }

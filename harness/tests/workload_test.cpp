@@ -1,5 +1,5 @@
 // Unit tests of the workload parser (ctest: workload_parser).
-#include "workload.hpp"
+#include "workload/workload.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -1,0 +1,23 @@
+// Small text helpers every layer uses: shell quoting for the rerun commands
+// aqcheck prints, console line splitting, and kernel release names.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aq {
+
+std::string_view trim(std::string_view s);
+// Splits on '\n' and drops the '\r' a serial line discipline adds.
+std::vector<std::string_view> lines_of(std::string_view text);
+inline bool contains(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
+
+// One word for /bin/sh: as is when it is safe, else in single quotes.
+std::string shell_quote(std::string_view s);
+std::string shell_join(const std::vector<std::string>& argv);
+
+// "7.2.13+deb14-cloud-amd64" -> "7.2": what `aqcheck vm --kernel` takes.
+std::string kernel_series(std::string_view release);
+
+}  // namespace aq

@@ -1,0 +1,75 @@
+// Loading, attaching and observing scx_aqmap through its libbpf skeleton.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sched/arena.hpp"
+
+namespace aq {
+
+struct SchedOptions {
+  // "normal"; "lazy-removal" (dequeue leaves stale entries); "lost-task"
+  // (the enqueue fallback drops the task); or a list
+  // mutant that corrupts ("mutant-unlink-no-prev"), miscounts
+  // ("mutant-pop-no-counter") or leaks contexts ("mutant-slab-free-drops"):
+  // builds that exist to prove the checks fail.  See scheduler_variants().
+  std::string variant = "normal";
+  std::uint64_t slice_us = 0;         // 0: SCX_SLICE_DFL
+  std::uint32_t dsp_batch = 0;        // 0: one task per dispatch
+  bool highpri_boosting = false;
+  std::uint32_t max_tasks = 16384;
+  std::uint64_t error_after_enqueues = 0;  // test knob
+  std::uint32_t fail_lock_every = 0;       // fault injection
+  std::uint64_t starve_ms = 250;           // a FIFO head waiting longer is dispatched first
+  std::uint64_t stuck_after_ms = 4000;     // a task waiting longer for a CPU FAILs the run
+};
+
+struct ExitInfo {
+  std::int64_t kind = 0;
+  std::int64_t code = 0;
+  std::string reason;
+  std::string msg;
+};
+
+inline constexpr std::int64_t kExitUnreg = 64;  // SCX_EXIT_UNREG: unregistered from user space
+std::string exit_kind_name(std::int64_t kind);
+
+struct LoadError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// One loaded instance of the scheduler.  Destroying it detaches.
+class Scheduler {
+ public:
+  static std::unique_ptr<Scheduler> load(const SchedOptions& opts);  // throws LoadError
+  virtual ~Scheduler() = default;
+
+  virtual void attach() = 0;  // throws LoadError
+  virtual void detach() = 0;  // idempotent
+  virtual bool attached() const = 0;
+  virtual const qmap_arena& arena() const = 0;
+  virtual void run_audit() = 0;  // throws std::runtime_error
+  virtual void run_wait_audit() = 0;  // every task's wait (aqmap_audit_waits); throws std::runtime_error
+  // The scheduler's own record of why it stopped; empty while it runs.
+  virtual std::optional<ExitInfo> exit_info() const = 0;
+
+  // Contexts on the slab's free list (walks it; call when the scheduler is idle).
+  std::size_t slab_free_count() const;
+};
+
+// The scheduler builds aqcheck carries, "normal" first.
+std::vector<std::string> scheduler_variants();
+
+// /sys/kernel/sched_ext/state, or "" when the kernel has no sched_ext.
+std::string sched_ext_state();
+// /sys/kernel/sched_ext/root/ops ("" when none).
+std::string sched_ext_root_ops();
+// Waits up to timeout_ms for sched_ext_state() == want.
+bool wait_sched_ext_state(const std::string& want, int timeout_ms);
+
+}  // namespace aq

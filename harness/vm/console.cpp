@@ -1,0 +1,92 @@
+// Reading a guest's serial console: the kernel's complaints, the guest
+// watchdog's verdict, and the emulator defect that loses boots.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "common/text.hpp"
+#include "vm/guest_watchdog.hpp"
+#include "vm/vm.hpp"
+
+namespace aq {
+namespace {
+
+// "[    5.681110] message": printk's timestamp prefix.
+bool is_printk_line(std::string_view line) {
+  if (line.size() < 4 || line[0] != '[') return false;
+  const auto close = line.find("] ");
+  if (close == std::string_view::npos || close < 2) return false;
+  bool dot = false;
+  for (char c : line.substr(1, close - 1)) {
+    if (c == '.') dot = true;
+    else if (c != ' ' && (c < '0' || c > '9')) return false;
+  }
+  return dot;
+}
+
+}  // namespace
+
+std::vector<std::string> scan_console(const std::string& text, const std::vector<std::string>& allowed) {
+  std::vector<std::string> found;
+  for (const auto line : lines_of(text)) {
+    // Only the kernel's own lines ("[  12.345678] ..."): programs in the guest
+    // share the console and may print "WARNING:" about themselves.
+    if (!is_printk_line(line)) continue;
+    if (std::any_of(allowed.begin(), allowed.end(), [&](const auto& a) { return contains(line, a); })) continue;
+    const bool scx_disabled = contains(line, "sched_ext: ") && contains(line, " disabled (") &&
+                              !contains(line, " disabled (unregistered from user space)");
+    if (contains(line, "WARNING:") || contains(line, "BUG:") || contains(line, "Oops:") ||
+        contains(line, "Kernel panic") || is_hang_report(line) || scx_disabled)
+      found.emplace_back(line);
+  }
+  return found;
+}
+
+bool is_hang_report(std::string_view line) {
+  return contains(line, "blocked for more than") || (contains(line, "rcu") && contains(line, "detected stall"));
+}
+
+std::string watchdog_verdict(std::string_view console) {
+  const auto at = console.find(guest_watchdog_ended);
+  if (at == std::string_view::npos) return {};
+  const auto rest = console.substr(at + guest_watchdog_ended.size());
+  return std::string(trim(rest.substr(0, rest.find('\n'))));
+}
+
+bool tcg_code_patching_oops(std::string_view console) {
+  const auto oops = console.find("Oops: int3");
+  if (oops == std::string_view::npos) return false;
+  const auto code = console.find("Code: ", oops);
+  if (code == std::string_view::npos) return false;
+  auto end = console.find('\n', code);
+  std::string_view line = console.substr(code, end == std::string_view::npos ? end : end - code);
+  // "... <prev> <xx> next ...": the trap address is the byte after the int3.
+  const auto mark = line.find('<');
+  if (mark == std::string_view::npos || mark < 3) return false;
+  const auto prev = line.substr(mark - 3, 2);
+  const auto at = line.substr(mark, 4);
+  // The int3 stood where text_poke_bp() puts it: on the first byte of a
+  // jump-label or static-call site, and that byte is back already: a 5-byte
+  // NOP (0f 1f 44 00 00), a 2-byte NOP (66 90), a jmp (e9 / eb) or a call (e8).
+  return (prev == "0f" && at == "<1f>" && line.substr(mark + 4, 6) == " 44 00") ||
+         (prev == "66" && at == "<90>") || prev == "e9" || prev == "eb" || prev == "e8";
+}
+
+std::string note_lost_boots(const std::string& option, const std::string& report,
+                            const std::vector<std::string>& lost_consoles) {
+  if (lost_consoles.empty()) return report;
+  const auto why = "the guest died of an int3 Oops at a live-patched jump label (multi-threaded TCG), not a verdict";
+  if (option == "--json") {
+    auto j = nlohmann::json::parse(report, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return report;
+    j["vm"] = {{"boots", lost_consoles.size() + 1}, {"lost_boots", lost_consoles}, {"lost_because", why}};
+    return j.dump(2) + "\n";
+  }
+  if (option == "--markdown")
+    return report + fmt::format("\n**This verdict took {} boots**: {}; lost console logs: {}\n",
+                                lost_consoles.size() + 1, why, fmt::join(lost_consoles, ", "));
+  return report;
+}
+
+}  // namespace aq

@@ -1,0 +1,103 @@
+#include "vm/guest_watchdog.hpp"
+
+#include "common/exit_codes.hpp"
+#include "common/kmsg.hpp"
+#include "common/proc_files.hpp"
+#include "vm/vm.hpp"
+
+#include <poll.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+
+namespace aq {
+namespace {
+
+namespace fs = std::filesystem;
+
+void say(const std::string& line) {
+  fmt::print("aqcheck-guest: watchdog: {}\n", line);
+  std::fflush(stdout);
+}
+
+// The kernel stack of every thread of every other aqcheck process: where the
+// harness itself is stuck, if it is.
+void print_harness_stacks() {
+  const auto self = std::to_string(getpid());
+  for (const auto& proc : fs::directory_iterator("/proc")) {
+    const auto pid = proc.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid == self) continue;
+    if (slurp(proc.path() / "comm").value_or("") != "aqcheck\n") continue;
+    std::error_code ec;
+    for (const auto& task : fs::directory_iterator(proc.path() / "task", ec)) {
+      const auto stat = slurp(task.path() / "stat").value_or("");
+      const auto close = stat.rfind(") ");
+      const char state = close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+      say(fmt::format("aqcheck pid {} tid {} state {} wchan {}", pid, task.path().filename().string(), state,
+                      slurp(task.path() / "wchan").value_or("?")));
+      std::istringstream stack(slurp(task.path() / "stack").value_or(""));
+      for (std::string frame; std::getline(stack, frame);) say("  " + frame);
+    }
+  }
+}
+
+void dump(const std::string& why) {
+  say(fmt::format("{}; dumping the harness's stacks, every task with the run queues and busy workqueues, "
+                  "CPU backtraces and the sched_ext state",
+                  why));
+  print_harness_stacks();
+  // t: every task's state and stack, each CPU's run queue, busy worker pools
+  // (a hang the sched_ext watchdog misses is often a task it does not see).
+  for (char key : {'t', 'l', 'D'}) std::ofstream("/proc/sysrq-trigger") << key;
+}
+
+}  // namespace
+
+int guest_watchdog(int dump_at_uptime_s) {
+  if (!inside_aqcheck_vm()) {
+    fmt::print(stderr, "aqcheck: error: guest-watchdog only works inside an aqcheck VM\n");
+    return exit_code::usage;
+  }
+  sched_param rt{};
+  rt.sched_priority = 50;
+  if (sched_setscheduler(0, SCHED_FIFO, &rt) != 0) say(fmt::format("no SCHED_FIFO: {}", std::strerror(errno)));
+
+  KernelLog klog;
+  std::optional<double> end_at;  // set by the first hang report
+  while (true) {
+    pollfd p{klog.fd(), POLLIN, 0};
+    poll(&p, klog.fd() >= 0 ? 1 : 0, 1000);
+    if (!end_at) {
+      for (const auto& line : klog.read_new()) {
+        if (!is_hang_report(line)) continue;
+        dump(fmt::format("the kernel reports a hang ({})", line));
+        end_at = uptime_s() + kHangGraceS;
+        break;
+      }
+    }
+    const double now = uptime_s();
+    if (end_at && now >= *end_at) {
+      say(fmt::format("the run did not end within {} s of the kernel's hang report", kHangGraceS));
+      fmt::print("{}the kernel reported a hang (hung task or RCU stall) and the run did not end within {} s\n",
+                 guest_watchdog_ended, kHangGraceS);
+      std::fflush(stdout);
+      return guest_exit(exit_code::vm_timeout);
+    }
+    if (!end_at && now >= dump_at_uptime_s) {
+      dump(fmt::format("no verdict at {:.0f} s guest uptime, the host's --timeout is near", now));
+      return 0;
+    }
+  }
+}
+
+}  // namespace aq
