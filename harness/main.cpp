@@ -16,6 +16,7 @@
 
 #include "common/exit_codes.hpp"
 #include "fuzz/fuzz.hpp"
+#include "gate/gate.hpp"
 #include "run/run.hpp"
 #include "sched/scheduler.hpp"
 #include "vm/guest_watchdog.hpp"
@@ -205,6 +206,33 @@ static int run_main(int argc, char** argv) {
       ->check(CLI::IsMember({"tcg", "tcg-single", "kvm"}));
   vm->add_option("--cache", vm_opts.cache_dir, "aqcheck cache (kernels) made by ci/setup.sh");
 
+  aq::gate::Options gate_opts;
+  auto* gate = app.add_subcommand("gate", "the release gate: a profile's cases on a kernel matrix, one verdict");
+  gate->add_option("--profile", gate_opts.profile, "smoke (minutes, every change) or release (hours at most)")
+      ->check(CLI::IsMember({"smoke", "release"}));
+  gate->add_option("--kernels", gate_opts.kernels, "kernel series, comma-separated (default 7.2)");
+  gate->add_option("--shard", gate_opts.shard, "run shard I of N (I/N) of the sorted cases (default 1/1)");
+  gate->add_option("--out", gate_opts.out_dir, "directory for gate.json, gate.md, gate.junit.xml and cases/");
+  gate->add_option("--case", gate_opts.only, "run only the cases whose id contains this (e.g. 7.2/negative/)");
+  gate->add_option("--accel", gate_opts.accel, "qemu accelerator: tcg (default), kvm, or auto (kvm if /dev/kvm opens)")
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  gate->add_option("--cache", gate_opts.cache_dir, "aqcheck cache (kernels) made by ci/setup.sh");
+  gate->add_flag("--list", gate_opts.list, "print the ids of the shard's cases and stop");
+  gate->add_option("--negative-variant", gate_opts.negative_variant, "(tests) run every negative control with this build")
+      ->group("")
+      ->check(CLI::IsMember(aq::scheduler_variants()));
+
+  auto* report = app.add_subcommand("report", "gate reports: merge shards, compare two gates");
+  report->require_subcommand(1);
+  std::vector<std::string> merge_inputs;
+  std::string merge_out = "out/gate/merged";
+  auto* merge = report->add_subcommand("merge", "join shard reports (gate.json) into one verdict and summary");
+  merge->add_option("--out", merge_out, "directory for the merged gate.json, gate.md, gate.junit.xml");
+  merge->add_option("reports", merge_inputs, "gate.json of every shard")->required()->check(CLI::ExistingFile);
+  std::vector<std::string> compare_inputs;
+  auto* compare = report->add_subcommand("compare", "per case, what changed from one gate report to another");
+  compare->add_option("reports", compare_inputs, "BEFORE.json AFTER.json")->required()->expected(2)->check(CLI::ExistingFile);
+
   int exit_request = 0;
   auto* guest_exit = app.add_subcommand("guest-exit", "(inside the VM) power off with an exit code");
   guest_exit->group("");
@@ -222,6 +250,12 @@ static int run_main(int argc, char** argv) {
   }
 
   if (*guest_exit) return aq::guest_exit(exit_request);
+  if (*gate) {
+    gate_opts.command_line = "gate " + join_args(std::vector<std::string>(argv + 2, argv + own_argc));
+    return aq::gate::gate_command(gate_opts);
+  }
+  if (*merge) return aq::gate::report_merge(merge_inputs, merge_out);
+  if (*compare) return aq::gate::report_compare(compare_inputs[0], compare_inputs[1]);
   if (*guest_watchdog) return aq::guest_watchdog(watchdog_uptime);
 
   if (*vm) {

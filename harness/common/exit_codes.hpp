@@ -15,4 +15,5 @@ inline constexpr int load_failed = 8;     // scheduler failed to load or attach
 inline constexpr int vm_failed = 9;       // guest ended without a verdict / qemu failed
 inline constexpr int internal = 10;       // anything else
 inline constexpr int bad_spec = 11;       // unreadable, malformed or out-of-range fuzz spec
+inline constexpr int bad_report = 12;     // unreadable or malformed gate report (report merge/compare)
 }  // namespace aq::exit_code

@@ -1,0 +1,124 @@
+#include "gate/cases.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace aq::gate {
+namespace {
+
+// `aqcheck vm` on one kernel, with the case's console kept beside its report.
+std::vector<std::string> vm(const std::string& kernel, const std::string& accel, std::vector<std::string> guest) {
+  std::vector<std::string> argv{"{aqcheck}", "vm",      "--kernel", kernel,  "--accel", accel, "--cache",
+                                "{cache}",   "--console", "{out}/console.log", "--"};
+  argv.insert(argv.end(), guest.begin(), guest.end());
+  return argv;
+}
+
+std::vector<std::string> run(const std::string& kernel, std::vector<std::string> args,
+                             const std::string& accel = "{accel}") {
+  std::vector<std::string> guest{"run"};
+  guest.insert(guest.end(), args.begin(), args.end());
+  guest.insert(guest.end(), {"--audit-interval-ms", "10", "--json", "{report}"});
+  return vm(kernel, accel, guest);
+}
+
+std::vector<std::string> host_shell(const std::string& script) { return {"sh", "-c", "cd {source} && " + script}; }
+
+// A build that exists to fail a check: the gate PASSes only while the check
+// still catches it.
+struct NegativeControl {
+  const char* name;
+  const char* variant;
+  const char* workload;
+  std::vector<std::string> extra;
+  const char* reason_prefix;
+  const char* blind_spot;
+  bool smoke;
+};
+
+const std::vector<NegativeControl>& negative_controls() {
+  static const std::vector<NegativeControl> table{
+      {"lazy-removal-affinity-churn", "lazy-removal", "affinity-churn", {}, "dequeue did not remove: pid ",
+       "a dequeue that leaves the task's entry on its FIFO (stale-entry rule)", true},
+      {"lazy-removal-nice-churn", "lazy-removal", "nice-churn", {}, "dequeue did not remove: pid ",
+       "a dequeue on a property change that leaves the entry behind", false},
+      {"mutant-unlink-no-prev", "mutant-unlink-no-prev", "affinity-churn", {}, "corrupted list: FIFO ",
+       "a broken unlink in the kernel's lists (the in-kernel structural audit)", false},
+      {"mutant-pop-no-counter", "mutant-pop-no-counter", "affinity-churn", {}, "conservation mismatch: FIFO ",
+       "a FIFO length counter out of step with its list (conservation)", false},
+      {"mutant-slab-free-drops", "mutant-slab-free-drops", "affinity-churn", {}, "slab not whole after detach: ",
+       "a task context leaked by the arena slab (the slab check after detach)", false},
+      {"lost-task", "lost-task", "cpu-baseline", {"--fail-lock-every", "7"}, "lost task: pid ",
+       "a task the scheduler holds on no FIFO and no DSQ (the wait audit)", false},
+  };
+  return table;
+}
+
+void add_kernel_cases(std::vector<Case>& out, Profile profile, const std::string& k,
+                      const std::vector<std::string>& workloads) {
+  const bool release = profile == Profile::release;
+  for (const auto& w : workloads) {
+    if (!release && w != "cpu-baseline") continue;
+    out.push_back({k + "/workload/" + w, "kernel", k, "workload " + w + " under scx_aqmap: every check of `run`",
+                   run(k, {"--workload", w}), {}, "", 900});
+    if (release)
+      out.push_back({k + "/faults/" + w, "kernel", k,
+                     "workload " + w + " with every 7th list-lock acquisition failed: nothing lost",
+                     run(k, {"--workload", w, "--fail-lock-every", "7"}), {}, "", 900});
+  }
+  for (const auto& n : negative_controls()) {
+    if (!release && !n.smoke) continue;
+    std::vector<std::string> args{"--workload", n.workload, "--variant", n.variant};
+    args.insert(args.end(), n.extra.begin(), n.extra.end());
+    out.push_back({k + "/negative/" + n.name, "negative control", k,
+                   std::string(n.variant) + " build under " + n.workload + " must FAIL: " + n.reason_prefix + "...",
+                   run(k, args), {1, n.reason_prefix}, n.blind_spot, 900});
+  }
+  if (!release) return;
+  out.push_back({k + "/cycles", "kernel", k, "50 attach/detach cycles under load, slab whole after each",
+                 run(k, {"--cycles", "50", "--duration", "25", "--stress", "--cpu 2 --fork 1 --yield 1"},
+                     "{accel_single}"),
+                 {}, "", 1500});
+  out.push_back({k + "/sigkill", "kernel", k, "SIGKILL of aqcheck mid-run: sched_ext disabled within 1 s",
+                 run(k, {"--sigkill-after", "3", "--stress", "--cpu 2 --fork 1"}), {}, "", 600});
+  out.push_back({k + "/fuzz", "fuzz", k, "10 minutes of `aqcheck fuzz` (random scenarios, every check of `run`)",
+                 vm(k, "{accel}", {"fuzz", "--budget", "10m", "--seed", "1", "--out", "{out}/fuzz"}), {}, "", 1800});
+}
+
+}  // namespace
+
+const char* profile_name(Profile p) { return p == Profile::smoke ? "smoke" : "release"; }
+
+std::vector<Case> cases_for(Profile profile, const std::vector<std::string>& kernels,
+                            const std::vector<std::string>& workloads) {
+  std::vector<Case> out;
+  if (profile == Profile::release) {
+    out.push_back({"host/properties/default", "properties", "",
+                   "the twin's properties, concurrency test, mutant kill matrix and fuzz smoke (default build)",
+                   host_shell("ctest --preset default -L properties --output-on-failure"), {}, "", 1800});
+    out.push_back({"host/properties/tsan", "properties", "", "the same under ThreadSanitizer",
+                   host_shell("cmake --preset tsan >/dev/null && cmake --build --preset tsan && "
+                              "ctest --preset tsan -L properties --output-on-failure"),
+                   {}, "", 3600});
+    out.push_back({"host/twin-fuzz", "properties", "", "5 minutes of libFuzzer on the twin",
+                   host_shell("AQ_FUZZ_OUT={out}/twin-fuzz properties/fuzz/run-fuzz.sh 300"), {}, "", 900});
+    out.push_back({"host/bad-input", "properties", "",
+                   "bad input: one error line and a distinct exit code, no half report",
+                   host_shell("/usr/bin/python3 -m pytest -q -p no:cacheprovider ci/tests/test_bad_input.py"), {}, "",
+                   900});
+  }
+  for (const auto& k : kernels) add_kernel_cases(out, profile, k, workloads);
+  std::sort(out.begin(), out.end(), [](const Case& a, const Case& b) { return a.id < b.id; });
+  for (std::size_t i = 1; i < out.size(); i++)
+    if (out[i].id == out[i - 1].id) throw std::logic_error("gate case listed twice: " + out[i].id);
+  return out;
+}
+
+std::vector<Case> shard(const std::vector<Case>& cases, int i, int n) {
+  std::vector<Case> out;
+  for (std::size_t k = static_cast<std::size_t>(i - 1); k < cases.size(); k += static_cast<std::size_t>(n))
+    out.push_back(cases[k]);
+  return out;
+}
+
+}  // namespace aq::gate

@@ -1,0 +1,46 @@
+// The release gate's cases, as data: which checks a profile runs on which
+// kernels, what each expects, and how they split into shards.  The runner
+// (gate.hpp) knows no case; adding one is adding a row to cases.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace aq::gate {
+
+enum class Profile { smoke, release };
+
+// What a case must end in to PASS.
+struct Expect {
+  int exit = 0;                 // aqcheck/ctest exit code
+  std::string reason_prefix;    // a negative control: some failure reason in its report starts with this
+};
+
+struct Case {
+  std::string id;        // unique, stable: "7.2/workload/cpu-baseline", "host/properties/default"
+  std::string section;   // "properties", "kernel", "negative control", "fuzz"
+  std::string kernel;    // series, or "" for a host case
+  std::string what;      // one line for the summary: what it proves
+  // The command.  "{aqcheck}" is this executable, "{report}" the case's JSON
+  // report path, "{out}" its own directory, "{source}" the source tree,
+  // "{accel}" the qemu accelerator, "{cache}" the aqcheck cache.
+  std::vector<std::string> argv;
+  Expect expect;
+  // "the suite can no longer see X": what a negative control that passes means.
+  std::string blind_spot;
+  int timeout_s = 900;
+};
+
+// Every case of a profile on these kernels (series, in the order given),
+// sorted by id.  workloads: the catalogue's names.
+std::vector<Case> cases_for(Profile profile, const std::vector<std::string>& kernels,
+                            const std::vector<std::string>& workloads);
+
+// Shard i of n (1-based): every n-th case of the sorted list, starting at
+// i-1, so shards differ in size by one case at most.  The n shards together
+// hold every case exactly once.
+std::vector<Case> shard(const std::vector<Case>& cases, int i, int n);
+
+const char* profile_name(Profile p);
+
+}  // namespace aq::gate

@@ -1,0 +1,127 @@
+// The gate's cases as data, its shards, and its report: merge and compare.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "gate/cases.hpp"
+#include "gate/report.hpp"
+
+namespace {
+
+using aq::gate::Profile;
+
+const std::vector<std::string> kWorkloads{"affinity-churn", "cpu-baseline", "nice-churn", "yield"};
+
+// Together the shards hold every case once, for any N.
+TEST(GateShards, PartitionEveryCaseExactlyOnce) {
+  for (auto profile : {Profile::smoke, Profile::release}) {
+    const auto all = aq::gate::cases_for(profile, {"7.2", "7.3"}, kWorkloads);
+    std::set<std::string> ids;
+    for (const auto& c : all) ids.insert(c.id);
+    ASSERT_EQ(ids.size(), all.size()) << "duplicate case ids";
+    for (int n = 1; n <= 7; n++) {
+      std::multiset<std::string> seen;
+      std::size_t smallest = all.size(), largest = 0;
+      for (int i = 1; i <= n; i++) {
+        const auto part = aq::gate::shard(all, i, n);
+        smallest = std::min(smallest, part.size());
+        largest = std::max(largest, part.size());
+        for (const auto& c : part) seen.insert(c.id);
+      }
+      EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), ids) << "n=" << n;
+      EXPECT_EQ(seen.size(), ids.size()) << "overlap at n=" << n;
+      EXPECT_LE(largest - smallest, 1u) << "n=" << n;
+    }
+    // Deterministic: the same call, the same shard.
+    EXPECT_EQ(aq::gate::shard(all, 2, 3).front().id,
+              aq::gate::shard(aq::gate::cases_for(profile, {"7.2", "7.3"}, kWorkloads), 2, 3).front().id);
+  }
+}
+
+TEST(GateCases, ReleaseHasWhatTheIssueAsksSmokeIsSmall) {
+  const auto release = aq::gate::cases_for(Profile::release, {"7.2", "7.3"}, kWorkloads);
+  std::set<std::string> ids;
+  for (const auto& c : release) ids.insert(c.id);
+  for (const auto* id : {"host/properties/default", "host/properties/tsan", "host/twin-fuzz", "host/bad-input",
+                         "7.2/workload/yield", "7.3/faults/nice-churn", "7.2/cycles", "7.3/sigkill", "7.2/fuzz",
+                         "7.3/negative/lazy-removal-affinity-churn", "7.2/negative/mutant-unlink-no-prev",
+                         "7.2/negative/lost-task"})
+    EXPECT_TRUE(ids.count(id)) << id;
+  for (const auto& c : release)
+    if (c.section == "negative control") {
+      EXPECT_EQ(c.expect.exit, 1) << c.id;
+      EXPECT_FALSE(c.expect.reason_prefix.empty()) << c.id;
+      EXPECT_FALSE(c.blind_spot.empty()) << c.id;
+    }
+  const auto smoke = aq::gate::cases_for(Profile::smoke, {"7.2"}, kWorkloads);
+  ASSERT_EQ(smoke.size(), 2u);
+  EXPECT_EQ(smoke[0].id, "7.2/negative/lazy-removal-affinity-churn");
+  EXPECT_EQ(smoke[1].id, "7.2/workload/cpu-baseline");
+}
+
+aq::gate::Report shard_report(const std::string& kernel, const std::string& shard,
+                              std::vector<std::pair<std::string, std::string>> cases) {
+  aq::gate::Report r;
+  r.profile = "release";
+  r.kernels = {kernel};
+  r.shards = {shard};
+  for (auto& [id, verdict] : cases) {
+    aq::gate::Outcome o;
+    o.id = id;
+    o.kernel = id.starts_with("host/") ? "" : kernel;
+    o.section = "kernel";
+    o.verdict = verdict;
+    if (verdict == "FAIL") o.reasons = {"why"};
+    r.cases.push_back(o);
+  }
+  return r;
+}
+
+TEST(GateReport, RoundTripsThroughJson) {
+  const auto r = shard_report("7.2", "1/2", {{"7.2/a", "PASS"}, {"7.2/b", "FAIL"}});
+  const auto back = aq::gate::from_json(aq::gate::to_json(r));
+  EXPECT_EQ(aq::gate::to_json(back), aq::gate::to_json(r));
+  EXPECT_FALSE(back.passed());
+  EXPECT_THROW(aq::gate::from_json({{"schema", "aqcheck-report/1"}}), std::runtime_error);
+}
+
+TEST(GateMerge, OneVerdictFromEveryShard) {
+  const auto a = shard_report("7.2", "1/2", {{"7.2/a", "PASS"}, {"host/p", "PASS"}});
+  const auto b = shard_report("7.2", "2/2", {{"7.2/b", "PASS"}});
+  const auto c = shard_report("7.3", "1/1", {{"7.3/a", "PASS"}, {"host/p", "PASS"}});
+  const auto merged = aq::gate::merge({a, b, c});
+  EXPECT_TRUE(merged.passed()) << ::testing::PrintToString(merged.problems);
+  EXPECT_EQ(merged.cases.size(), 4u);  // host/p once
+  const auto md = aq::gate::to_markdown(merged);
+  EXPECT_NE(md.find("# aqcheck gate: PASS"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Kernel 7.3"), std::string::npos) << md;
+}
+
+TEST(GateMerge, AMissingShardOrACaseTwiceFails) {
+  const auto a = shard_report("7.2", "1/3", {{"7.2/a", "PASS"}});
+  const auto b = shard_report("7.2", "3/3", {{"7.2/b", "PASS"}});
+  auto merged = aq::gate::merge({a, b});
+  ASSERT_FALSE(merged.passed());
+  EXPECT_EQ(merged.problems, std::vector<std::string>{"kernels 7.2: shard 2/3 is missing"});
+  merged = aq::gate::merge({a, shard_report("7.2", "2/3", {{"7.2/a", "PASS"}}), b});
+  EXPECT_FALSE(merged.passed());
+  // A host case that failed in any shard fails the merge.
+  merged = aq::gate::merge({shard_report("7.2", "1/1", {{"host/p", "PASS"}}),
+                            shard_report("7.3", "1/1", {{"host/p", "FAIL"}})});
+  EXPECT_FALSE(merged.passed());
+  EXPECT_FALSE(aq::gate::merge({}).passed());
+}
+
+TEST(GateCompare, APassThatFailsOrGoesIsARegression) {
+  const auto before = shard_report("7.2", "1/1", {{"7.2/a", "PASS"}, {"7.2/b", "FAIL"}, {"7.2/c", "PASS"}});
+  auto cmp = aq::gate::compare(before, shard_report("7.2", "1/1", {{"7.2/a", "PASS"}, {"7.2/b", "PASS"}, {"7.2/c", "PASS"}}));
+  EXPECT_FALSE(cmp.regressed) << cmp.markdown;
+  EXPECT_NE(cmp.markdown.find("| 7.2/b | FAIL | PASS |"), std::string::npos) << cmp.markdown;
+  cmp = aq::gate::compare(before, shard_report("7.2", "1/1", {{"7.2/a", "FAIL"}, {"7.2/b", "FAIL"}, {"7.2/c", "PASS"}}));
+  EXPECT_TRUE(cmp.regressed);
+  cmp = aq::gate::compare(before, shard_report("7.2", "1/1", {{"7.2/a", "PASS"}, {"7.2/b", "FAIL"}}));
+  EXPECT_TRUE(cmp.regressed);
+  EXPECT_NE(cmp.markdown.find("| 7.2/c | PASS | (gone) |"), std::string::npos) << cmp.markdown;
+}
+
+}  // namespace
