@@ -25,6 +25,8 @@ setup_args=()
 IFS=, read -ra series <<< "$kernels"
 for k in "${series[@]}"; do setup_args+=(--kernel "$k"); done
 bash ci/setup.sh "${setup_args[@]}"
+# The release profile runs the kernel's own selftests (kernel conformance).
+[ "${profile:-release}" = smoke ] || bash ci/selftests.sh "${setup_args[@]}"
 cmake --preset default >/dev/null
 cmake --build --preset default
 exec build/default/harness/aqcheck gate "${args[@]}"

@@ -8,6 +8,8 @@ out=out/test
 mkdir -p "$out"
 
 bash ci/setup.sh --kernel "${AQ_KERNEL:-7.2}"
+# The kernel's own sched_ext selftests, for ci/tests/test_conformance.py.
+bash ci/selftests.sh --kernel "${AQ_KERNEL:-7.2}"
 
 echo "== build: default preset"
 cmake --preset default

@@ -4,6 +4,7 @@
 //   aqcheck fuzz --budget 30m [--seed N] [--out DIR] | --replay SPEC
 //   aqcheck vm [--kernel 7.2|7.3|PATH] [--cpus N] [--mem M] [--timeout S] -- run|fuzz ...
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "common/exit_codes.hpp"
+#include "conformance/selftests.hpp"
 #include "fuzz/fuzz.hpp"
 #include "gate/gate.hpp"
 #include "run/run.hpp"
@@ -40,6 +42,15 @@ void add_host_command_option(CLI::App& app, aq::RunConfig& cfg) {
   app.add_option("--host-command", cfg.host_command, "(set by `aqcheck vm`) the command as given on the host")
       ->group("");
   app.add_option("--host-exe", cfg.host_exe, "(set by `aqcheck vm`) the host's aqcheck, for rerun commands")->group("");
+}
+
+void add_selftest_options(CLI::App& app, aq::SelftestOptions& o) {
+  app.add_option("--runner", o.runner, "the selftest runner built by ci/selftests.sh")->required();
+  app.add_option("--tests-file", o.tests_file, "test names, the first word of each line (contract-tests.txt)");
+  app.add_option("--tests", o.tests, "test names, comma-separated");
+  app.add_option("--json", o.json, "write the JSON report here");
+  app.add_option("--test-timeout-s", o.test_timeout_s, "SIGKILL a runner that gives no result within this")
+      ->check(CLI::Range(10, 3600));
 }
 
 void add_host_stall_retries_option(CLI::App& app, aq::RunConfig& cfg) {
@@ -206,6 +217,11 @@ static int run_main(int argc, char** argv) {
       ->check(CLI::IsMember({"tcg", "tcg-single", "kvm"}));
   vm->add_option("--cache", vm_opts.cache_dir, "aqcheck cache (kernels) made by ci/setup.sh");
 
+  aq::SelftestOptions selftest_opts;
+  auto* selftests = app.add_subcommand(
+      "selftests", "run the kernel's own sched_ext selftests that assert the enqueue/dequeue contract (root, sched_ext)");
+  add_selftest_options(*selftests, selftest_opts);
+
   aq::gate::Options gate_opts;
   auto* gate = app.add_subcommand("gate", "the release gate: a profile's cases on a kernel matrix, one verdict");
   gate->add_option("--profile", gate_opts.profile, "smoke (minutes, every change) or release (hours at most)")
@@ -260,11 +276,32 @@ static int run_main(int argc, char** argv) {
 
   if (*vm) {
     if (guest_args.empty()) guest_args = {"run"};
-    if (guest_args.front() != "run" && guest_args.front() != "fuzz") {
-      fmt::print(stderr, "aqcheck: error: after `--` comes `run ...` or `fuzz ...` (got '{}')\n", guest_args.front());
+    if (guest_args.front() != "run" && guest_args.front() != "fuzz" && guest_args.front() != "selftests") {
+      fmt::print(stderr, "aqcheck: error: after `--` comes `run ...`, `fuzz ...` or `selftests ...` (got '{}')\n",
+                 guest_args.front());
       return aq::exit_code::usage;
     }
     vm_opts.subcommand = guest_args.front();
+    if (vm_opts.subcommand == "selftests") {
+      // Checked here, before a VM boots for nothing.
+      CLI::App check{"selftests"};
+      aq::SelftestOptions so;
+      add_selftest_options(check, so);
+      try {
+        std::vector<std::string> rest(guest_args.begin() + 1, guest_args.end());
+        std::reverse(rest.begin(), rest.end());
+        check.parse(rest);
+      } catch (const CLI::ParseError& e) {
+        fmt::print(stderr, "aqcheck: error: selftests arguments: {}\n", e.what());
+        return aq::exit_code::usage;
+      }
+      for (const auto& f : {so.runner, so.tests_file})
+        if (!f.empty() && ::access(f.c_str(), R_OK) != 0) {
+          fmt::print(stderr, "aqcheck: error: selftests: no such file {} (build it: ci/selftests.sh --kernel SERIES)\n", f);
+          return aq::exit_code::usage;
+        }
+      return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
+    }
     if (vm_opts.subcommand == "fuzz") {
       if (const int code = prepare_vm_fuzz(guest_args, vm_opts, vm_timeout->count() > 0); code != aq::exit_code::pass)
         return code;
@@ -300,6 +337,7 @@ static int run_main(int argc, char** argv) {
     return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
   }
 
+  if (*selftests) return aq::selftests_command(selftest_opts);
   if (*fuzz) {
     fuzz_opts.base.command_line =
         "fuzz " + join_args(without_host_command(std::vector<std::string>(argv + 2, argv + own_argc)));

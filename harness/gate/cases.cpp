@@ -7,9 +7,10 @@ namespace aq::gate {
 namespace {
 
 // `aqcheck vm` on one kernel, with the case's console kept beside its report.
-std::vector<std::string> vm(const std::string& kernel, const std::string& accel, std::vector<std::string> guest) {
-  std::vector<std::string> argv{"{aqcheck}", "vm",      "--kernel", kernel,  "--accel", accel, "--cache",
-                                "{cache}",   "--console", "{out}/console.log", "--"};
+std::vector<std::string> vm(const std::string& kernel, const std::string& accel, std::vector<std::string> guest,
+                            const std::string& cpus = "2") {
+  std::vector<std::string> argv{"{aqcheck}", "vm",    "--kernel", kernel,      "--accel",           accel, "--cpus",
+                                cpus,        "--cache", "{cache}", "--console", "{out}/console.log", "--"};
   argv.insert(argv.end(), guest.begin(), guest.end());
   return argv;
 }
@@ -81,6 +82,14 @@ void add_kernel_cases(std::vector<Case>& out, Profile profile, const std::string
                  {}, "", 1500});
   out.push_back({k + "/sigkill", "kernel", k, "SIGKILL of aqcheck mid-run: sched_ext disabled within 1 s",
                  run(k, {"--sigkill-after", "3", "--stress", "--cpu 2 --fork 1"}), {}, "", 600});
+  // The dequeue selftest moves tasks over CPUs 0-3: four vCPUs.
+  out.push_back({k + "/conformance", "kernel conformance", k,
+                 "the kernel's own sched_ext selftests that assert the enqueue/dequeue contract (ci/selftests.sh)",
+                 vm(k, "{accel}",
+                    {"selftests", "--runner", "{cache}/selftests/" + k + "/runner", "--tests-file",
+                     "{cache}/selftests/" + k + "/contract-tests.txt", "--json", "{report}"},
+                    "4"),
+                 {}, "", 2400});
   out.push_back({k + "/fuzz", "fuzz", k, "10 minutes of `aqcheck fuzz` (random scenarios, every check of `run`)",
                  vm(k, "{accel}", {"fuzz", "--budget", "10m", "--seed", "1", "--out", "{out}/fuzz"}), {}, "", 1800});
 }

@@ -72,7 +72,9 @@ GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
     const auto eq = arg.find('=');
     const bool attached = arg.starts_with("--") && eq != std::string::npos;  // --option=value
     const auto option = attached ? arg.substr(0, eq) : arg;
-    if (!is_report(option) && option != "--workload" && option != "--workloads-dir" && option != "--replay") {
+    const bool input_file = option == "--workloads-dir" || option == "--replay" || option == "--runner" ||
+                            option == "--tests-file";
+    if (!is_report(option) && option != "--workload" && !input_file) {
       cmd.args.push_back(arg);
       continue;
     }
@@ -87,7 +89,7 @@ GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
     }
     if (is_report(option)) {
       if (!value.empty() && value != "-") value = redirect(option, value);
-    } else if (option == "--workloads-dir" || option == "--replay" || contains(value, "/") ||
+    } else if (input_file || contains(value, "/") ||
                value.ends_with(".job")) {
       cmd.inputs.push_back(value);
     }

@@ -1,0 +1,217 @@
+#include "conformance/selftests.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "common/exit_codes.hpp"
+#include "common/text.hpp"
+#include "report/report.hpp"
+#include "run/run.hpp"
+
+namespace aq {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Invocation {
+  std::string output;
+  int exit = -1;  // -1: killed at the timeout
+  double wall_s = 0;
+};
+
+// Runs `runner -t filter` with stdout and stderr in one pipe.
+Invocation run_runner(const std::string& runner, const std::string& filter, int timeout_s) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+  const auto t0 = Clock::now();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::dup2(fds[1], STDERR_FILENO);
+    ::execl(runner.c_str(), runner.c_str(), "-t", filter.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  Invocation inv;
+  const auto deadline = t0 + std::chrono::seconds(timeout_s);
+  std::array<char, 4096> buf{};
+  int status = 0;
+  bool done = false;
+  while (!done) {
+    for (ssize_t n; (n = ::read(fds[0], buf.data(), buf.size())) > 0;) inv.output.append(buf.data(), n);
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      done = true;
+      inv.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    } else if (Clock::now() >= deadline) {
+      // The runner only looks at SIGTERM between tests, and some tests wait
+      // without a timeout of their own.
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      done = true;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  for (ssize_t n; (n = ::read(fds[0], buf.data(), buf.size())) > 0;) inv.output.append(buf.data(), n);
+  ::close(fds[0]);
+  inv.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return inv;
+}
+
+std::string last_lines(std::string_view text, std::size_t n) {
+  auto lines = lines_of(text);
+  if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
+  std::string out;
+  for (auto l : lines) out += std::string(l) + "\n";
+  return out;
+}
+
+std::string uname_release() {
+  std::ifstream in("/proc/sys/kernel/osrelease");
+  std::string r;
+  std::getline(in, r);
+  return r;
+}
+
+}  // namespace
+
+std::vector<SelftestResult> parse_runner_output(std::string_view output) {
+  std::vector<SelftestResult> out;
+  for (auto line : lines_of(output)) {
+    line = trim(line);
+    const bool failed = line.starts_with("not ok ");
+    if (!failed && !line.starts_with("ok ")) continue;
+    auto rest = line.substr(failed ? 7 : 3);
+    const auto space = rest.find(' ');
+    if (space == std::string_view::npos || rest.substr(0, space).find_first_not_of("0123456789") != std::string_view::npos)
+      continue;
+    rest = rest.substr(space + 1);
+    const auto hash = rest.find(" #");
+    const auto name = trim(rest.substr(0, hash));
+    if (name.empty()) continue;
+    const bool skip = hash != std::string_view::npos && rest.substr(hash).find("SKIP") != std::string_view::npos;
+    out.push_back({std::string(name), failed ? "FAIL" : skip ? "SKIP" : "PASS"});
+  }
+  return out;
+}
+
+std::vector<std::string> read_test_names(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(fmt::format("{}: cannot read", path));
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string first;
+    if (words >> first && !first.starts_with('#')) names.push_back(first);
+  }
+  if (names.empty()) throw std::runtime_error(fmt::format("{}: names no test", path));
+  return names;
+}
+
+int selftests_command(const SelftestOptions& o) {
+  std::vector<std::string> names;
+  try {
+    if (!o.tests_file.empty()) names = read_test_names(o.tests_file);
+    for (const auto& t : lines_of(o.tests))
+      for (std::size_t from = 0; from <= t.size();) {
+        const auto comma = t.find(',', from);
+        const auto name = trim(t.substr(from, comma == std::string_view::npos ? std::string_view::npos : comma - from));
+        if (!name.empty()) names.emplace_back(name);
+        if (comma == std::string_view::npos) break;
+        from = comma + 1;
+      }
+  } catch (const std::runtime_error& e) {
+    fmt::print(stderr, "aqcheck: error: selftests: {}\n", e.what());
+    return exit_code::usage;
+  }
+  if (names.empty()) {
+    fmt::print(stderr, "aqcheck: error: selftests: name the tests (--tests or --tests-file)\n");
+    return exit_code::usage;
+  }
+  if (::access(o.runner.c_str(), X_OK) != 0) {
+    fmt::print(stderr, "aqcheck: error: selftests: no runner at {} (build it: ci/selftests.sh --kernel SERIES)\n",
+               o.runner);
+    return exit_code::usage;
+  }
+  if (const int code = check_can_attach("selftests"); code != exit_code::pass) return code;
+
+  const std::string kernel = uname_release();
+  fmt::print("aqcheck: selftests: kernel {}, {} contract test(s), runner {}\n", kernel, names.size(), o.runner);
+  std::map<std::string, SelftestResult> results;
+  std::map<std::string, std::string> outputs;
+  std::map<std::string, double> walls;
+  std::vector<std::string> failures;
+  for (const auto& name : names) {
+    if (results.count(name)) continue;  // `-t` matches substrings: an earlier run may have covered it
+    std::fflush(stdout);
+    const auto inv = run_runner(o.runner, name, o.test_timeout_s);
+    for (const auto& r : parse_runner_output(inv.output))
+      if (std::find(names.begin(), names.end(), r.name) != names.end() && !results.count(r.name)) {
+        results[r.name] = r;
+        outputs[r.name] = last_lines(inv.output, 60);
+        walls[r.name] = inv.wall_s;
+      }
+    if (!results.count(name)) {
+      const auto why = inv.exit < 0 ? fmt::format("killed after {} s without a result (the runner hangs)", o.test_timeout_s)
+                                    : fmt::format("runner exited {} without a result line", inv.exit);
+      results[name] = {name, "FAIL"};
+      outputs[name] = last_lines(inv.output, 60);
+      walls[name] = inv.wall_s;
+      failures.push_back(fmt::format("kernel conformance: selftest {}: {}", name, why));
+    }
+  }
+  for (const auto& name : names) {
+    const auto& r = results[name];
+    fmt::print("aqcheck: selftests: {:<28} {} ({:.1f} s)\n", name, r.result, walls[name]);
+    if (r.result == "FAIL" && std::none_of(failures.begin(), failures.end(), [&](auto& f) { return f.find(" " + name + ":") != std::string::npos; }))
+      failures.push_back(fmt::format("kernel conformance: selftest {} FAILED: this kernel breaks the sched_ext "
+                                     "contract it asserts, so aqcheck's custody audit means nothing here",
+                                     name));
+    if (r.result == "SKIP")
+      failures.push_back(fmt::format("kernel conformance: selftest {} skipped: the contract it asserts is unproven "
+                                     "on this kernel",
+                                     name));
+  }
+  std::fflush(stdout);
+  if (!o.json.empty()) {
+    nlohmann::json tests = nlohmann::json::array();
+    for (const auto& name : names)
+      tests.push_back({{"name", name}, {"result", results[name].result}, {"wall_s", walls[name]},
+                       {"output", outputs[name]}});
+    const nlohmann::json j{{"schema", "aqcheck-selftests/1"},
+                           {"verdict", failures.empty() ? "PASS" : "FAIL"},
+                           {"kernel", kernel},
+                           {"runner", o.runner},
+                           {"tests", tests},
+                           {"failures", failures}};
+    try {
+      write_file_atomic(o.json, j.dump(2) + "\n");
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "aqcheck: error: writing {}: {}\n", o.json, e.what());
+      return exit_code::internal;
+    }
+  }
+  for (const auto& f : failures) fmt::print("  - {}\n", f);
+  fmt::print("aqcheck selftests verdict: {} ({} test(s), kernel {})\n", failures.empty() ? "PASS" : "FAIL", names.size(),
+             kernel);
+  return failures.empty() ? exit_code::pass : exit_code::fail;
+}
+
+}  // namespace aq

@@ -1,0 +1,35 @@
+// `aqcheck selftests`: the kernel's own sched_ext selftest runner (built by
+// ci/selftests.sh from the kernel's source), run in the guest for the tests
+// that assert the enqueue/dequeue contract.  The custody audit means nothing
+// on a kernel that breaks that contract, so a contract test that fails, hangs
+// or does not run at all is a FAIL of the kernel, said as such.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aq {
+
+struct SelftestOptions {
+  std::string runner;          // the runner binary
+  std::string tests_file;      // first word of each non-comment line: a test name
+  std::string tests;           // or: names, comma-separated
+  std::string json;            // report path ("" = none)
+  int test_timeout_s = 300;    // per runner invocation: SIGKILL after this
+};
+
+// One test's result line in the runner's output: "ok 3 dequeue # ",
+// "ok 3 dequeue # SKIP ", "not ok 3 dequeue # ".
+struct SelftestResult {
+  std::string name;
+  std::string result;  // PASS, SKIP, FAIL
+};
+std::vector<SelftestResult> parse_runner_output(std::string_view output);
+
+// The test names of a contract-tests.txt.  Throws std::runtime_error.
+std::vector<std::string> read_test_names(const std::string& path);
+
+int selftests_command(const SelftestOptions& o);
+
+}  // namespace aq
