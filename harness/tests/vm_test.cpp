@@ -9,6 +9,7 @@
 #include "vm_guest_init.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -458,4 +459,20 @@ TEST(Initramfs, IsANewcArchiveWithParentsFirst) {
   // Cached: the same inputs give the same image.
   EXPECT_EQ(aq::vm_detail::prepare_initramfs(o, "/bin/busybox", {dir / "input"}, dir), image);
   fs::remove_all(dir);
+}
+
+// A kernel problem line the guest's report already judged (a failure reason,
+// or an earlier attempt retried after a host stall) is not counted again by
+// the host's console scan; one the guest never saw still is.
+TEST(ScanConsole, LinesTheGuestJudgedAreNotCountedTwice) {
+  const std::string ejected = "[  122.986732] sched_ext: BPF scheduler \"aqmap\" disabled (scx_bpf_error)";
+  const std::string other = "[    1.000000] WARNING: CPU: 0 PID: 1 at somewhere";
+  const nlohmann::json report{
+      {"cases", {{{"host_stall_retries", {{{"failures", {"kernel log: " + ejected + "; host stall: ..."}}}}}}}}};
+  const std::map<std::string, std::string> files{{"run.json", report.dump(2)}, {"notes.md", "nothing"}};
+  EXPECT_EQ(aq::unjudged_problems({ejected, other}, files), std::vector<std::string>{other});
+  // Without the guest's report, every line counts.
+  EXPECT_EQ(aq::unjudged_problems({ejected}, {}), std::vector<std::string>{ejected});
+  // The raw text of a non-JSON file counts as judged text too.
+  EXPECT_TRUE(aq::unjudged_problems({ejected}, {{"run.md", "- **nice-churn**: kernel log: " + ejected}}).empty());
 }

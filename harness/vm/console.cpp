@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <functional>
 
 #include "common/text.hpp"
 #include "vm/guest_watchdog.hpp"
@@ -71,6 +72,25 @@ bool tcg_code_patching_oops(std::string_view console) {
   // NOP (0f 1f 44 00 00), a 2-byte NOP (66 90), a jmp (e9 / eb) or a call (e8).
   return (prev == "0f" && at == "<1f>" && line.substr(mark + 4, 6) == " 44 00") ||
          (prev == "66" && at == "<90>") || prev == "e9" || prev == "eb" || prev == "e8";
+}
+
+std::vector<std::string> unjudged_problems(const std::vector<std::string>& problems,
+                                           const std::map<std::string, std::string>& guest_files) {
+  std::string judged;
+  const std::function<void(const nlohmann::json&)> strings = [&](const nlohmann::json& j) {
+    if (j.is_string()) judged += j.get<std::string>() + "\n";
+    else if (j.is_structured())
+      for (const auto& v : j) strings(v);
+  };
+  for (const auto& [name, bytes] : guest_files) {
+    const auto j = name.ends_with(".json") ? nlohmann::json::parse(bytes, nullptr, false) : nlohmann::json();
+    if (!j.is_discarded() && !j.is_null()) strings(j);
+    else judged += bytes;
+  }
+  std::vector<std::string> out;
+  for (const auto& p : problems)
+    if (!contains(judged, p)) out.push_back(p);
+  return out;
 }
 
 std::string note_lost_boots(const std::string& option, const std::string& report,

@@ -323,9 +323,14 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   for (const auto& problem : data.problems) fmt::print(stderr, "aqcheck: error: guest data: {}\n", problem);
   if (!data.problems.empty() && code == exit_code::pass) code = exit_code::vm_failed;
 
-  if (const auto problems = scan_console(run.console, o.console_allow); !problems.empty()) {
+  const auto problems = scan_console(run.console, o.console_allow);
+  const auto unjudged = unjudged_problems(problems, data.files);
+  if (problems.size() > unjudged.size())
+    fmt::print(stderr, "aqcheck: vm: {} kernel problem line(s) in the console are judged in the guest's report\n",
+               problems.size() - unjudged.size());
+  if (!unjudged.empty()) {
     fmt::print(stderr, "aqcheck: kernel problems in the console log:\n");
-    for (const auto& line : problems) fmt::print(stderr, "  {}\n", line);
+    for (const auto& line : unjudged) fmt::print(stderr, "  {}\n", line);
     if (code == exit_code::pass) code = exit_code::fail;
   }
 

@@ -75,6 +75,15 @@ bool is_hang_report(std::string_view line);
 // except those containing one of `allowed`.
 std::vector<std::string> scan_console(const std::string& text, const std::vector<std::string>& allowed = {});
 
+// The console problems the guest's own reports did not already judge.  The
+// guest's aqcheck reads the kernel log of every case and puts each problem
+// line into a failure reason (where a host stall marks it, and a retry may
+// follow); the host's scan is the backstop for lines outside any case, and
+// must not count a judged line a second time.  guest_files: what the guest
+// sent back (JSON reports are searched by their string values).
+std::vector<std::string> unjudged_problems(const std::vector<std::string>& problems,
+                                           const std::map<std::string, std::string>& guest_files);
+
 // --- pieces of run_vm, exposed for tests -------------------------------------
 
 // A guest killed by an int3 Oops whose trap sits right after a live-patched
