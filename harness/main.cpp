@@ -51,6 +51,8 @@ void add_selftest_options(CLI::App& app, aq::SelftestOptions& o) {
   app.add_option("--json", o.json, "write the JSON report here");
   app.add_option("--test-timeout-s", o.test_timeout_s, "SIGKILL a runner that gives no result within this")
       ->check(CLI::Range(10, 3600));
+  app.add_option("--host-command", o.host_command, "(set by `aqcheck vm`)")->group("");
+  app.add_option("--host-exe", o.host_exe, "(set by `aqcheck vm`)")->group("");
 }
 
 void add_host_stall_retries_option(CLI::App& app, aq::RunConfig& cfg) {
@@ -141,22 +143,31 @@ std::vector<std::string> without_host_command(std::vector<std::string> args) {
   return args;
 }
 
+// Parses the guest's arguments (after `--`, subcommand first) on the host,
+// with the options `add` registers, so bad ones fail before a VM boots.
+// Prints the one error line; returns false then.
+template <typename Options>
+bool parse_guest_args(const std::vector<std::string>& guest_args, void (*add)(CLI::App&, Options&), Options& o) {
+  CLI::App check{guest_args.front()};
+  add(check, o);
+  try {
+    std::vector<std::string> rest(guest_args.begin() + 1, guest_args.end());
+    std::reverse(rest.begin(), rest.end());
+    check.parse(rest);
+    return true;
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "aqcheck: error: {} arguments: {}\n", guest_args.front(), e.what());
+    return false;
+  }
+}
+
 // Checks `aqcheck vm -- fuzz ...` on the host before a VM boots: the budget
 // and the replay spec.  Adds a default --out (so the results come back), and
 // derives --timeout from the budget when none was given.  Returns an exit
 // code (pass = go on).
 int prepare_vm_fuzz(std::vector<std::string>& guest_args, aq::VmOptions& vm_opts, bool timeout_given) {
-  CLI::App check{"fuzz"};
   aq::FuzzOptions fo;
-  add_fuzz_options(check, fo);
-  try {
-    std::vector<std::string> rest(guest_args.begin() + 1, guest_args.end());
-    std::reverse(rest.begin(), rest.end());
-    check.parse(rest);
-  } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "aqcheck: error: fuzz arguments: {}\n", e.what());
-    return aq::exit_code::usage;
-  }
+  if (!parse_guest_args(guest_args, add_fuzz_options, fo)) return aq::exit_code::usage;
   int budget_s = 0;
   if (const int code = aq::check_fuzz_options(fo, budget_s); code != aq::exit_code::pass) return code;
   vm_opts.guest_files.push_back(fo.base.workloads_dir.empty() ? aq::default_workloads_dir() : fo.base.workloads_dir);
@@ -283,18 +294,8 @@ static int run_main(int argc, char** argv) {
     }
     vm_opts.subcommand = guest_args.front();
     if (vm_opts.subcommand == "selftests") {
-      // Checked here, before a VM boots for nothing.
-      CLI::App check{"selftests"};
       aq::SelftestOptions so;
-      add_selftest_options(check, so);
-      try {
-        std::vector<std::string> rest(guest_args.begin() + 1, guest_args.end());
-        std::reverse(rest.begin(), rest.end());
-        check.parse(rest);
-      } catch (const CLI::ParseError& e) {
-        fmt::print(stderr, "aqcheck: error: selftests arguments: {}\n", e.what());
-        return aq::exit_code::usage;
-      }
+      if (!parse_guest_args(guest_args, add_selftest_options, so)) return aq::exit_code::usage;
       for (const auto& f : {so.runner, so.tests_file})
         if (!f.empty() && ::access(f.c_str(), R_OK) != 0) {
           fmt::print(stderr, "aqcheck: error: selftests: no such file {} (build it: ci/selftests.sh --kernel SERIES)\n", f);
@@ -308,13 +309,9 @@ static int run_main(int argc, char** argv) {
       return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
     }
     // Reject a bad workload here, before a VM is booted for nothing.
-    CLI::App check{"run"};
     aq::RunConfig guest_cfg;
-    add_run_options(check, guest_cfg);
+    if (!parse_guest_args(guest_args, add_run_options, guest_cfg)) return aq::exit_code::usage;
     try {
-      std::vector<std::string> rest(guest_args.begin() + 1, guest_args.end());
-      std::reverse(rest.begin(), rest.end());
-      check.parse(rest);
       if (!guest_cfg.workload.empty()) {
         const auto dir = guest_cfg.workloads_dir.empty() ? aq::default_workloads_dir() : guest_cfg.workloads_dir;
         auto ws = guest_cfg.workload.find('/') != std::string::npos
@@ -322,9 +319,6 @@ static int run_main(int argc, char** argv) {
                       : aq::find_workload(guest_cfg.workload, dir);
         for (auto& w : ws) aq::validate_with_stress_ng(w, guest_cfg.stress_ng);
       }
-    } catch (const CLI::ParseError& e) {
-      fmt::print(stderr, "aqcheck: error: run arguments: {}\n", e.what());
-      return aq::exit_code::usage;
     } catch (const aq::WorkloadError& e) {
       fmt::print(stderr, "aqcheck: error: bad workload: {}\n", e.what());
       return aq::exit_code::bad_workload;

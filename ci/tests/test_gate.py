@@ -71,7 +71,7 @@ def test_smoke_gate_passes_and_its_negative_control_is_caught():
     assert "# aqcheck gate: PASS" in md and f"## Kernel {KERNEL}" in md and "## Negative controls" in md
     assert (out / "gate.junit.xml").read_text().count("<testcase ") == 2
     # One progress line per case as it ends.
-    assert stdout.count(" PASS (") == 2, tail
+    assert len([l for l in stdout.splitlines() if l.startswith("gate [") and " PASS (" in l]) == 2, tail
 
 
 def test_a_negative_control_that_passes_fails_the_gate():

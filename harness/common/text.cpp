@@ -38,6 +38,20 @@ std::string shell_join(const std::vector<std::string>& argv) {
   return line;
 }
 
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' ? ' ' : c;
+    }
+  }
+  return out;
+}
+
 std::string kernel_series(std::string_view release) {
   const auto dot = release.find('.');
   if (dot == std::string_view::npos) return std::string(release);

@@ -17,6 +17,10 @@ inline bool contains(std::string_view s, std::string_view what) { return s.find(
 std::string shell_quote(std::string_view s);
 std::string shell_join(const std::vector<std::string>& argv);
 
+// Text for an XML attribute or element (JUnit reports): the five entities,
+// and control characters but tab and newline as spaces.
+std::string xml_escape(std::string_view s);
+
 // "7.2.13+deb14-cloud-amd64" -> "7.2": what `aqcheck vm --kernel` takes.
 std::string kernel_series(std::string_view release);
 

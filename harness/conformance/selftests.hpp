@@ -17,6 +17,7 @@ struct SelftestOptions {
   std::string tests;           // or: names, comma-separated
   std::string json;            // report path ("" = none)
   int test_timeout_s = 300;    // per runner invocation: SIGKILL after this
+  std::string host_command, host_exe;  // set by `aqcheck vm` (hidden); unused here
 };
 
 // One test's result line in the runner's output: "ok 3 dequeue # ",

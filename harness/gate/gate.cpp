@@ -85,6 +85,15 @@ int run_logged(const std::vector<std::string>& argv, const fs::path& log, int ti
 // failures[].reasons), and the guest's kernel release.
 std::vector<std::string> reasons_in(const json& j) {
   std::vector<std::string> out;
+  // A run report: each case's own reasons (the top-level list prefixes them
+  // with the case's name).
+  if (j.contains("cases") && j["cases"].is_array()) {
+    for (const auto& c : j["cases"])
+      if (c.is_object() && c.contains("failures") && c["failures"].is_array())
+        for (const auto& f : c["failures"])
+          if (f.is_string()) out.push_back(f.get<std::string>());
+    return out;
+  }
   if (!j.contains("failures") || !j["failures"].is_array()) return out;
   for (const auto& f : j["failures"]) {
     if (f.is_string()) out.push_back(f.get<std::string>());

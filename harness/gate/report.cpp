@@ -9,26 +9,13 @@
 #include <set>
 #include <stdexcept>
 
+#include "common/text.hpp"
 #include "report/report.hpp"
 
 namespace aq::gate {
 namespace {
 
 using nlohmann::json;
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += static_cast<unsigned char>(c) < 0x20 && c != '\n' ? ' ' : c;
-    }
-  }
-  return out;
-}
 
 std::string md_cell(const std::string& s) {
   std::string out;
