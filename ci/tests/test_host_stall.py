@@ -4,8 +4,8 @@ Under TCG the whole guest sometimes stands still for seconds (the host did
 not run qemu).  Here the test makes that happen for real: it stops qemu with
 SIGSTOP mid-run.  Every task that was waiting then waited past the stuck-task
 bound, so the first attempt FAILs; every reason must carry the host-stall
-mark, aqcheck must run the case again, and the report must keep the failed
-attempt next to the final verdict.
+mark, aqcheck must run the case again once the guest has settled, and the
+report must keep the failed attempt next to the final verdict.
 """
 import json
 import os
@@ -72,6 +72,9 @@ def test_a_frozen_guest_fails_as_a_host_stall_and_is_retried_visibly():
     assert all(HOST_STALL_MARK in f for f in attempt["failures"]), attempt["failures"]
     assert any(f.startswith("stuck task: ") for f in attempt["failures"]), attempt["failures"]
     assert attempt["longest_stall_s"] >= FREEZE_S - 1, attempt
+    # The retry waited for the guest's CPUs to go idle (two quiet seconds at least).
+    assert attempt["settle_s"] >= 2, attempt
+    assert "the guest settled in " in out or "the guest did not settle within " in out, tail
     # Visible on the console and in the verdict line, not only in the JSON.
     assert "FAIL caused by the host: every reason carries a host stall" in out, tail
     assert "1 host-stall retry: see the report" in out, tail

@@ -2,6 +2,7 @@
 // shared by the harness, the VM runner and the guest watchdog.
 #pragma once
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -23,6 +24,28 @@ inline double uptime_s() {
   double up = 0;
   in >> up;
   return up;
+}
+
+// All CPUs' time from /proc/stat's aggregate "cpu" line, in jiffies: busy
+// (user, nice, system, irq, softirq, steal) and total (busy, idle, iowait).
+struct CpuTimes {
+  unsigned long long busy = 0, total = 0;
+};
+inline CpuTimes parse_cpu_times(const std::string& proc_stat) {
+  CpuTimes t;
+  if (proc_stat.rfind("cpu ", 0) != 0) return t;
+  unsigned long long v[8] = {};
+  std::sscanf(proc_stat.c_str() + 4, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+              &v[5], &v[6], &v[7]);
+  t.busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+  t.total = t.busy + v[3] + v[4];
+  return t;
+}
+inline CpuTimes read_cpu_times() { return parse_cpu_times(slurp("/proc/stat").value_or("")); }
+// The busy share of all CPUs between two readings (1 when nothing elapsed).
+inline double busy_share(const CpuTimes& before, const CpuTimes& after) {
+  if (after.total <= before.total) return 1;
+  return static_cast<double>(after.busy - before.busy) / static_cast<double>(after.total - before.total);
 }
 
 }  // namespace aq

@@ -390,7 +390,8 @@ class Session {
       json earlier = json::array();
       for (const auto& t : s.host_stall_retries)
         earlier.push_back({{"failures", t.failures}, {"host_stalls", t.host_stalls},
-                           {"longest_stall_s", t.longest_stall_s}, {"wall_s", t.wall_s}});
+                           {"longest_stall_s", t.longest_stall_s}, {"wall_s", t.wall_s},
+                           {"settle_s", t.settle_s}});
       retries += s.host_stall_retries.size();
       scenarios.push_back({{"name", s.spec.name}, {"seed", s.spec.seed}, {"verdict", s.verdict},
                            {"duration_s", s.spec.duration_s}, {"wall_s", s.wall_s}, {"spec", s.spec_file},

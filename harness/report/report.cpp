@@ -18,7 +18,7 @@ nlohmann::json retries_json(const CaseResult& c) {
   auto out = nlohmann::json::array();
   for (const auto& t : c.host_stall_retries)
     out.push_back({{"failures", t.failures}, {"host_stalls", t.host_stalls}, {"longest_stall_s", t.longest_stall_s},
-                   {"wall_s", t.wall_s}});
+                   {"wall_s", t.wall_s}, {"settle_s", t.settle_s}});
   return out;
 }
 

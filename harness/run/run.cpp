@@ -503,6 +503,42 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   return r;
 }
 
+namespace {
+
+// After a long host stall the guest is still catching up: the kernel flushes
+// its stall reports (and the guest watchdog's SysRq dumps) to a serial
+// console that TCG emulates a byte at a time, on the very CPUs the next
+// attempt needs.  A retry started then measured a CPU-0-pinned task waiting
+// 4.1 s (a fresh-clone run, faults/sched-policy after a 28.8 s freeze).  So
+// wait until the CPUs are idle (under 10% busy) for two seconds in a row, at
+// most 60 s.  Returns the seconds waited.
+double settle_guest(const std::string& name) {
+  constexpr double kQuiet = 0.10;
+  constexpr auto kMaxWait = std::chrono::seconds(60);
+  const auto t0 = Clock::now();
+  auto before = read_cpu_times();
+  int quiet = 0;
+  double busy = 1;
+  while (quiet < 2 && Clock::now() - t0 < kMaxWait && !g_signal) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const auto now = read_cpu_times();
+    busy = busy_share(before, now);
+    before = now;
+    quiet = busy < kQuiet ? quiet + 1 : 0;
+  }
+  const double waited = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (quiet >= 2)
+    fmt::print("aqcheck: {}: the guest settled in {:.0f} s (CPUs under {:.0f}% busy); retrying\n", name, waited,
+               kQuiet * 100);
+  else
+    fmt::print("aqcheck: {}: the guest did not settle within {:.0f} s (CPUs {:.0f}% busy); retrying anyway\n", name,
+               waited, busy * 100);
+  std::fflush(stdout);
+  return waited;
+}
+
+}  // namespace
+
 bool failed_only_by_host(const CaseResult& r) {
   return !r.failures.empty() && std::all_of(r.failures.begin(), r.failures.end(), [](const std::string& f) {
     return f.find(kHostStallMark) != std::string::npos;
@@ -524,7 +560,8 @@ CaseResult run_case_retrying_host_stalls(const RunConfig& cfg, const CaseSpec& s
                spec.name, r.host_stalls, r.host_stall_max_s, attempt + 1, cfg.host_stall_retries);
     for (const auto& f : r.failures) fmt::print("  - {} (attempt {}): {}\n", spec.name, attempt + 1, f);
     std::fflush(stdout);
-    earlier.push_back({r.failures, r.host_stalls, r.host_stall_max_s, r.wall_s});
+    const double settle_s = settle_guest(spec.name);
+    earlier.push_back({r.failures, r.host_stalls, r.host_stall_max_s, r.wall_s, settle_s});
   }
 }
 

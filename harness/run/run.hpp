@@ -58,6 +58,7 @@ struct HostStallRetry {
   std::uint64_t host_stalls = 0;
   double longest_stall_s = 0;
   double wall_s = 0;
+  double settle_s = 0;  // waited for the guest's CPUs to go idle before the next attempt
 };
 
 // What one workload under one attach produced.
@@ -120,7 +121,8 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
 bool failed_only_by_host(const CaseResult& r);
 
 // run_case, and while the result failed_only_by_host, run_case again up to
-// cfg.host_stall_retries times (with the same seed).  The last attempt is the
+// cfg.host_stall_retries times (with the same seed), each once the guest has
+// settled (its CPUs idle; see settle_guest in run.cpp).  The last attempt is the
 // verdict; the ones before it are kept in host_stall_retries, which every
 // report shows.  A FAIL is never turned into a PASS out of sight.
 CaseResult run_case_retrying_host_stalls(const RunConfig& cfg, const CaseSpec& spec, const std::string& out_dir,

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "run/audit.hpp"
+#include "common/proc_files.hpp"
 #include "report/report.hpp"
 
 namespace {
@@ -139,4 +140,16 @@ TEST(HostStallRetry, EveryReportShowsTheFailedAttempt) {
   const auto xml = aq::to_junit(res, "repro");
   EXPECT_NE(xml.find("<system-out>host-stall retry: attempt 1 failed: stuck task: pid 7"), std::string::npos) << xml;
   EXPECT_EQ(xml.find("<failure"), std::string::npos);
+}
+
+// Before a retry the guest must settle: the busy share of its CPUs comes
+// from /proc/stat's aggregate line (user nice system idle iowait irq softirq steal).
+TEST(HostStallRetry, BusyShareFromProcStat) {
+  const auto a = aq::parse_cpu_times("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3\n");
+  EXPECT_EQ(a.busy, 150u);
+  EXPECT_EQ(a.total, 1000u);
+  const auto b = aq::parse_cpu_times("cpu  105 0 55 980 50 0 0 0 0 0\n");
+  EXPECT_DOUBLE_EQ(aq::busy_share(a, b), 10.0 / 190.0);
+  EXPECT_EQ(aq::busy_share(b, b), 1.0);  // nothing elapsed: not idle
+  EXPECT_EQ(aq::parse_cpu_times("garbage").total, 0u);
 }
