@@ -38,6 +38,22 @@ struct aq_stats {
 	u64 nr_aged_dispatch;		/* dispatched out of weighted order: FIFO head overdue */
 	u64 nr_keep_ready;		/* re-enqueues after a sched change that kept their wait clock */
 	u64 nr_overdue_requeue;		/* ... already waiting past starve_ms: sent to the shared DSQ */
+	u64 nr_wake_preempt;		/* wakees that preempted their CPU (wake_preempt_ns) */
+};
+
+/*
+ * Time spent in one kind of FIFO operation, when the scheduler is loaded with
+ * time_ops (aqcheck bench): successful operations only, bpf_ktime around them.
+ */
+struct aq_op_cost {
+	u64 ns;
+	u64 nr;
+};
+
+struct aq_op_costs {
+	struct aq_op_cost enqueue;	/* link at a tail (queue-map: push) */
+	struct aq_op_cost dispatch;	/* pop a head (queue-map: pop, stale entries too) */
+	struct aq_op_cost dequeue;	/* unlink from the middle (queue-map: nothing to do) */
 };
 
 /* One entry seen on a FIFO by the audit. */
@@ -136,6 +152,7 @@ struct qmap_arena {
 	u64 max_fifo_wait_ns;			/* longest wait of a task popped from a FIFO */
 	s32 max_fifo_wait_fifo;			/* ... and its FIFO */
 	u32 pad;
+	struct aq_op_costs op_costs;
 	struct aq_wait_audit waits;
 	struct aq_audit audit;
 };

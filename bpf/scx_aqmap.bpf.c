@@ -38,6 +38,20 @@
  * the time it takes to dispatch the overdue tasks ahead of it (README,
  * "Starvation bound").
  *
+ * Wakeup preemption (wake_preempt_ns, off when 0): a task that wakes up
+ * after running less than wake_preempt_ns since it last queued (a task that
+ * sleeps often: a pipe partner, a waiting parent, a new child) does not queue
+ * behind CPU hogs' 20 ms slices.  It goes straight to its CPU's local DSQ
+ * with SCX_ENQ_PREEMPT and a slice of wake_preempt_ns, and what runs there
+ * is re-enqueued at its FIFO's tail.  Never while a FIFO head is overdue:
+ * the starvation bound stands.
+ *
+ * Built with -DAQMAP_QUEUE_MAP the FIFOs are five BPF_MAP_TYPE_QUEUE maps of
+ * pids, as scx_qmap had before arena lists: dequeue does nothing, and
+ * dispatch skips entries whose task is no longer queued by that enqueue.
+ * That build exists only for `aqcheck bench`, which times each list
+ * operation in both builds (time_ops) to price the move to arena lists.
+ *
  * Everything userspace reads lives in one __arena global (qa), which the
  * harness maps at the same address; aqmap_audit is a syscall program the
  * harness runs periodically to check the lists while they are in use.
@@ -55,6 +69,9 @@ const volatile u64 error_after_enqueues;	/* test knob: scx_bpf_error() after N *
 const volatile u32 fail_lock_every;		/* fault injection: fail every Nth acquisition */
 const volatile u64 starve_ms = 250;		/* a FIFO head older than this goes first */
 const volatile u64 stuck_after_ms = 4000;	/* aqmap_audit_waits lists tasks waiting this long */
+const volatile u64 wake_preempt_ns;		/* 0: no wakeup preemption */
+const volatile bool time_ops;			/* time each list operation (qa.op_costs) */
+const volatile u64 enqueue_delay_ns;		/* test knob: busy-wait in every enqueue */
 
 #define SHARED_DSQ	0
 #define HIGHPRI_DSQ	1
@@ -73,6 +90,7 @@ struct {
 /* Per-task pointer to its context in the arena slab. */
 struct task_ctx_stor_val {
 	struct task_ctx __arena *taskc;
+	u64 exec_seen;		/* p->se.sum_exec_runtime when it last queued */
 };
 
 struct {
@@ -135,6 +153,31 @@ static bool qmap_lock_fault(void)
 
 #define qmap_fifo_at(fifo, idx)	(&qa.fifos[(u32)(idx) % QMAP_NR_FIFOS])
 #include "aqmap_list.h"
+
+#ifdef AQMAP_QUEUE_MAP
+/* The queue-map build's FIFOs: the pid and the kernel qseq of each enqueue. */
+struct qm_entry {
+	s32 pid;
+	u32 pad;
+	u64 ops_qseq;
+};
+
+struct qm_queue {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 16384);
+	__type(value, struct qm_entry);
+} qm_fifo0 SEC(".maps"), qm_fifo1 SEC(".maps"), qm_fifo2 SEC(".maps"),
+  qm_fifo3 SEC(".maps"), qm_fifo4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, QMAP_NR_FIFOS);
+	__type(key, int);
+	__array(values, struct qm_queue);
+} qm_fifos SEC(".maps") = {
+	.values = { &qm_fifo0, &qm_fifo1, &qm_fifo2, &qm_fifo3, &qm_fifo4 },
+};
+#endif
 
 static s32 weight_to_idx(u32 weight)
 {
@@ -211,6 +254,23 @@ static void kick_if_not_allowed(struct task_struct *p, s32 cpu)
 	scx_bpf_kick_cpu(target, SCX_KICK_IDLE);
 }
 
+/*
+ * Wakeup preemption: has @p run less than wake_preempt_ns since it last
+ * queued?  Moves the mark, so call it once per enqueue (or direct dispatch).
+ */
+static bool ran_briefly(struct task_struct *p)
+{
+	struct task_ctx_stor_val *v;
+	u64 exec = p->se.sum_exec_runtime, ran;
+
+	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
+	if (!v)
+		return false;
+	ran = exec - v->exec_seen;
+	v->exec_seen = exec;
+	return ran < wake_preempt_ns;
+}
+
 s32 BPF_STRUCT_OPS(aqmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool is_idle = false;
@@ -218,6 +278,8 @@ s32 BPF_STRUCT_OPS(aqmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
+		if (wake_preempt_ns)
+			ran_briefly(p);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 		stat_inc(nr_direct);
 	}
@@ -264,12 +326,116 @@ static bool overdue(struct task_ctx __arena *taskc)
 	return bpf_ktime_get_ns() - taskc->ready_at > starve_ms * NSEC_PER_MSEC;
 }
 
+/*
+ * The FIFO whose head has waited longest past starve_ms, or -1.  An unlocked
+ * peek that only picks a FIFO: a head popped meanwhile costs one pop.
+ */
+static s32 overdue_fifo(void)
+{
+	u64 oldest = bpf_ktime_get_ns() - starve_ms * NSEC_PER_MSEC;
+	struct task_ctx __arena *head;
+	s32 i, pick = -1;
+	u64 ready;
+
+	bpf_for(i, 0, QMAP_NR_FIFOS) {
+		head = READ_ONCE(qa.fifos[i].head);
+		if (!head)
+			continue;
+		ready = head->ready_at;
+		if (ready && ready < oldest) {
+			oldest = ready;
+			pick = i;
+		}
+	}
+	return pick;
+}
+
+/*
+ * Does @p, being enqueued with @enq_flags, preempt its CPU?  A wakee or a new
+ * task (it never ran) that ran briefly, unless a FIFO head is overdue.
+ */
+static bool wake_preempts(struct task_struct *p, u64 enq_flags)
+{
+	bool woke = (enq_flags & SCX_ENQ_WAKEUP) || !p->se.sum_exec_runtime;
+
+	if (!wake_preempt_ns)
+		return false;
+	return ran_briefly(p) && woke && overdue_fifo() < 0;
+}
+
+/* Test knob: every enqueue busy-waits enqueue_delay_ns (a slowed build). */
+static void enqueue_delay(void)
+{
+	u64 t0;
+
+	if (!enqueue_delay_ns)
+		return;
+	t0 = bpf_ktime_get_ns();
+	bpf_repeat(1 << 20) {
+		if (bpf_ktime_get_ns() - t0 >= enqueue_delay_ns)
+			break;
+	}
+}
+
+/* ---- the FIFOs' operations, timed for `aqcheck bench` ------------------ */
+
+static u64 op_clock(void)
+{
+	return time_ops ? bpf_ktime_get_ns() : 0;
+}
+
+static void op_cost_add(struct aq_op_cost __arena *cost, u64 t0)
+{
+	if (!time_ops)
+		return;
+	__sync_fetch_and_add(&cost->ns, bpf_ktime_get_ns() - t0);
+	__sync_fetch_and_add(&cost->nr, 1);
+}
+
+/* Queue @taskc (@p) at FIFO @idx's tail: 0, or the error of a failed lock or a full queue. */
+static int fifo_push(s32 idx, struct task_struct *p, struct task_ctx __arena *taskc, u64 seq)
+{
+	u64 t0 = op_clock();
+	int ret;
+#ifdef AQMAP_QUEUE_MAP
+	struct qm_entry e = { .pid = p->pid, .ops_qseq = taskc->ops_qseq };
+	void *q = bpf_map_lookup_elem(&qm_fifos, &idx);
+
+	ret = q ? bpf_map_push_elem(q, &e, 0) : -ENOENT;
+#else
+	ret = qmap_fifo_enqueue(&qa.fifos[(u32)idx % QMAP_NR_FIFOS], taskc, seq);
+#endif
+	if (!ret)
+		op_cost_add(&qa.op_costs.enqueue, t0);
+	return ret;
+}
+
+/*
+ * ops.dequeue's part: unlink @taskc from its FIFO (0, -ENOENT if it was on
+ * none, or a lock error).  The queue-map build leaves the entry, to be
+ * skipped at dispatch.
+ */
+static int fifo_remove(struct task_ctx __arena *taskc)
+{
+#ifdef AQMAP_QUEUE_MAP
+	return -ENOENT;
+#else
+	u64 t0 = op_clock();
+	int ret = qmap_fifo_remove(taskc);
+
+	if (!ret)
+		op_cost_add(&qa.op_costs.dequeue, t0);
+	return ret;
+#endif
+}
+
 void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx __arena *taskc;
 	s32 idx = weight_to_idx(p->scx.weight);
 	u64 seq;
 
+	enqueue_delay();
 	if (error_after_enqueues && qa.stats.nr_enqueued + 1 >= error_after_enqueues) {
 		scx_bpf_error("aqmap test knob: error after %llu enqueues", error_after_enqueues);
 		return;
@@ -290,6 +456,13 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(nr_highpri);
 		scx_bpf_dsq_insert(p, HIGHPRI_DSQ, slice_ns, enq_flags);
 		kick_task_cpu(p);
+		return;
+	}
+
+	/* What runs on @p's CPU goes back to its FIFO's tail. */
+	if (wake_preempts(p, enq_flags)) {
+		stat_inc(nr_wake_preempt);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, wake_preempt_ns, enq_flags | SCX_ENQ_PREEMPT);
 		return;
 	}
 
@@ -323,7 +496,7 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	taskc->ops_qseq = task_ops_qseq(p);
 	seq = __sync_add_and_fetch(&qa.enq_seq, 1);
 
-	if (qmap_fifo_enqueue(&qa.fifos[idx], taskc, seq)) {
+	if (fifo_push(idx, p, taskc, seq)) {
 		stat_inc(nr_enq_lock_fallback);
 		if (fallback_drops_task())
 			return;
@@ -350,7 +523,7 @@ void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
 		return;
 	if (deq_flags & SCX_DEQ_SCHED_CHANGE)
 		taskc->keep_ready = 1;
-	ret = qmap_fifo_remove(taskc);
+	ret = fifo_remove(taskc);
 	if (!ret) {
 		stat_inc(nr_deq_removed);
 	} else if (ret != -ENOENT) {
@@ -371,51 +544,67 @@ static void note_fifo_wait(struct task_ctx __arena *taskc, s32 fifo)
 	}
 }
 
-/* Move one entry popped from FIFO @fifo to the shared DSQ; false if skipped. */
-static bool dispatch_entry(struct task_ctx __arena *taskc, s32 fifo, s32 cpu)
+/*
+ * Move @p, popped from a FIFO by dispatch on @cpu, to the shared DSQ; false
+ * if its entry is stale (lazy builds: dequeue left it, @ops_qseq is gone).
+ */
+static bool dispatch_task(struct task_struct *p, u64 ops_qseq, s32 cpu)
 {
-	struct task_struct *p;
-
-	p = bpf_task_from_pid(taskc->pid);
-	if (!p)
-		return false;
-#ifdef AQMAP_LAZY_REMOVAL
-	if (!entry_in_custody(p, taskc->ops_qseq)) {
+#if defined(AQMAP_LAZY_REMOVAL) || defined(AQMAP_QUEUE_MAP)
+	if (!entry_in_custody(p, ops_qseq)) {
 		stat_inc(nr_stale_skipped);
-		bpf_task_release(p);
 		return false;
 	}
 #endif
-	note_fifo_wait(taskc, fifo);
 	scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, 0);
 	kick_if_not_allowed(p, cpu);
-	bpf_task_release(p);
 	stat_inc(nr_dispatched);
 	return true;
 }
 
-/*
- * The FIFO whose head has waited longest past starve_ms, or -1.  An unlocked
- * peek that only picks a FIFO: a head popped meanwhile costs one pop.
- */
-static s32 overdue_fifo(void)
-{
-	u64 oldest = bpf_ktime_get_ns() - starve_ms * NSEC_PER_MSEC;
-	struct task_ctx __arena *head;
-	s32 i, pick = -1;
-	u64 ready;
+enum pop_result {
+	POP_EMPTY,		/* nothing popped (or the lock failed) */
+	POP_SKIPPED,		/* popped a stale entry or an exited task */
+	POP_DISPATCHED,
+};
 
-	bpf_for(i, 0, QMAP_NR_FIFOS) {
-		head = READ_ONCE(qa.fifos[i].head);
-		if (!head)
-			continue;
-		ready = head->ready_at;
-		if (ready && ready < oldest) {
-			oldest = ready;
-			pick = i;
-		}
+/* Pop FIFO @idx's head, by dispatch on @cpu, and dispatch its task. */
+static enum pop_result fifo_pop_dispatch(s32 idx, s32 cpu)
+{
+	struct task_struct *p;
+	bool ok;
+	u64 t0 = op_clock();
+#ifdef AQMAP_QUEUE_MAP
+	struct qm_entry e;
+	void *q = bpf_map_lookup_elem(&qm_fifos, &idx);
+
+	if (!q || bpf_map_pop_elem(q, &e))
+		return POP_EMPTY;
+	op_cost_add(&qa.op_costs.dispatch, t0);
+	p = bpf_task_from_pid(e.pid);
+	if (!p)
+		return POP_SKIPPED;
+	ok = dispatch_task(p, e.ops_qseq, cpu);
+#else
+	struct task_ctx __arena *taskc;
+	int err;
+
+	taskc = qmap_fifo_pop(&qa.fifos[(u32)idx % QMAP_NR_FIFOS], &err);
+	if (!taskc) {
+		if (err)
+			stat_inc(nr_pop_lock_fail);
+		return POP_EMPTY;
 	}
-	return pick;
+	op_cost_add(&qa.op_costs.dispatch, t0);
+	p = bpf_task_from_pid(taskc->pid);
+	if (!p)
+		return POP_SKIPPED;
+	ok = dispatch_task(p, taskc->ops_qseq, cpu);
+	if (ok)
+		note_fifo_wait(taskc, idx);
+#endif
+	bpf_task_release(p);
+	return ok ? POP_DISPATCHED : POP_SKIPPED;
 }
 
 /*
@@ -424,21 +613,17 @@ static s32 overdue_fifo(void)
  */
 static bool dispatch_overdue(s32 cpu, u32 *batch)
 {
-	struct task_ctx __arena *taskc;
+	enum pop_result r;
 	s32 idx, n;
-	int err;
 
 	bpf_for(n, 0, 2 * QMAP_NR_FIFOS) {
 		idx = overdue_fifo();
 		if (idx < 0)
 			return false;
-		taskc = qmap_fifo_pop(&qa.fifos[(u32)idx % QMAP_NR_FIFOS], &err);
-		if (!taskc) {
-			if (err)
-				stat_inc(nr_pop_lock_fail);
+		r = fifo_pop_dispatch(idx, cpu);
+		if (r == POP_EMPTY)
 			return false;
-		}
-		if (!dispatch_entry(taskc, idx, cpu))
+		if (r == POP_SKIPPED)
 			continue;
 		stat_inc(nr_aged_dispatch);
 		if (!--*batch || !scx_bpf_dispatch_nr_slots())
@@ -450,9 +635,9 @@ static bool dispatch_overdue(s32 cpu, u32 *batch)
 void BPF_STRUCT_OPS(aqmap_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct aq_cpu_ctx __arena *cpuc;
-	struct task_ctx __arena *taskc;
 	u32 batch = dsp_batch ?: 1;
-	int err, i;
+	enum pop_result r;
+	int i;
 
 	if (scx_bpf_dsq_move_to_local(HIGHPRI_DSQ) || scx_bpf_dsq_move_to_local(SHARED_DSQ))
 		return;
@@ -472,13 +657,10 @@ void BPF_STRUCT_OPS(aqmap_dispatch, s32 cpu, struct task_struct *prev)
 		}
 
 		bpf_repeat(BPF_MAX_LOOPS) {
-			taskc = qmap_fifo_pop(&qa.fifos[cpuc->dsp_idx % QMAP_NR_FIFOS], &err);
-			if (!taskc) {
-				if (err)
-					stat_inc(nr_pop_lock_fail);
+			r = fifo_pop_dispatch(cpuc->dsp_idx % QMAP_NR_FIFOS, cpu);
+			if (r == POP_EMPTY)
 				break;
-			}
-			if (!dispatch_entry(taskc, cpuc->dsp_idx % QMAP_NR_FIFOS, cpu))
+			if (r == POP_SKIPPED)
 				continue;
 
 			batch--;

@@ -30,7 +30,7 @@ log() { echo "setup: $*" >&2; }
 
 host_packages=(
   clang-19 llvm-19 lld-19 libclang-rt-19-dev libelf-dev zlib1g-dev
-  stress-ng busybox-static cpio zstd xz-utils
+  stress-ng rt-tests busybox-static cpio zstd xz-utils
   cmake ninja-build pkg-config patch util-linux
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libarchive-dev libzstd-dev

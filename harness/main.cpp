@@ -2,7 +2,8 @@
 //
 //   aqcheck run [--duration S] [--stress ARGS | --workload NAME|all] [--json F] ...
 //   aqcheck fuzz --budget 30m [--seed N] [--out DIR] | --replay SPEC
-//   aqcheck vm [--kernel 7.2|7.3|PATH] [--cpus N] [--mem M] [--timeout S] -- run|fuzz ...
+//   aqcheck bench [--rounds N] [--duration S] [--thresholds F] [--baseline-report OLD.json] [--json F]
+//   aqcheck vm [--kernel 7.2|7.3|PATH] [--cpus N] [--mem M] [--timeout S] -- run|fuzz|bench|selftests ...
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench.hpp"
 #include "common/exit_codes.hpp"
 #include "conformance/selftests.hpp"
 #include "fuzz/fuzz.hpp"
@@ -99,6 +101,10 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
                  "FAIL when a sched_ext task waits longer for a CPU, and say where it is (default 4000; the "
                  "kernel's own watchdog ejects at 30000)")
       ->check(CLI::Range(500, 25000));
+  run.add_option("--wake-preempt-us", s.wake_preempt_us,
+                 "wakeup preemption: a wakee that ran less than this since it last queued preempts its CPU, "
+                 "with a slice this long (default 0: off)")
+      ->check(CLI::Range(0, 100000));
   run.add_option("--churn-interval-ms", cfg.churn_interval_ms,
                  "one renice/affinity change per interval, for workloads with a `churn:` key (default 2)")
       ->check(CLI::Range(1, 10000));
@@ -123,6 +129,27 @@ void add_fuzz_options(CLI::App& fuzz, aq::FuzzOptions& o) {
   add_host_stall_retries_option(fuzz, o.base);
   add_host_command_option(fuzz, o.base);
   fuzz.add_option("--host-out", o.host_out, "(set by `aqcheck vm`) --out as the host sees it")->group("");
+}
+
+void add_bench_options(CLI::App& bench, aq::bench::Options& o) {
+  bench.add_option("--rounds", o.rounds, "rounds: every config measured once per round (default 3)")
+      ->check(CLI::Range(1, 50));
+  bench.add_option("--duration", o.duration_s, "seconds of each timed probe (default 5)")->check(CLI::Range(1, 600));
+  bench.add_option("--wake-preempt-us", o.wake_preempt_us,
+                   "wakeup preemption of the aqmap-wake-preempt config (default 1000)")
+      ->check(CLI::Range(1, 100000));
+  bench.add_flag("!--no-op-costs", o.op_costs, "skip timing the FIFO operations of the arena and queue-map builds");
+  bench.add_option("--thresholds", o.thresholds, "FAIL below these minimum ratios to EEVDF (ci/gate-thresholds.json)");
+  bench.add_option("--baseline-report", o.baseline_report,
+                   "FAIL where a median ratio dropped past max_regression from this bench or gate report");
+  bench.add_option("--json", o.json, "write the JSON report here");
+  bench.add_option("--markdown", o.markdown, "write the markdown summary here");
+  bench.add_option("--stress-ng", o.stress_ng, "stress-ng binary");
+  bench.add_option("--enqueue-delay-us", o.enqueue_delay_us, "(tests) a slowed scx_aqmap: every enqueue busy-waits")
+      ->group("")
+      ->check(CLI::Range(0, 100000));
+  bench.add_option("--host-command", o.host_command, "(set by `aqcheck vm`)")->group("");
+  bench.add_option("--host-exe", o.host_exe, "(set by `aqcheck vm`)")->group("");
 }
 
 // args without the hidden options `aqcheck vm` adds (--host-command, --host-exe,
@@ -214,6 +241,11 @@ static int run_main(int argc, char** argv) {
   auto* fuzz = app.add_subcommand("fuzz", "randomized scenarios under scx_aqmap for a time budget (root, sched_ext)");
   add_fuzz_options(*fuzz, fuzz_opts);
 
+  aq::bench::Options bench_opts;
+  auto* bench = app.add_subcommand(
+      "bench", "scx_aqmap's throughput and latency as ratios to EEVDF, in this boot, gated by thresholds (root, sched_ext)");
+  add_bench_options(*bench, bench_opts);
+
   aq::VmOptions vm_opts;
   auto* vm = app.add_subcommand("vm", "boot a sched_ext kernel under qemu and run `aqcheck run|fuzz` inside");
   vm->add_option("--kernel", vm_opts.kernel, "kernel series (7.2, 7.3) fetched by ci/setup.sh, or a bzImage path");
@@ -245,6 +277,10 @@ static int run_main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
   gate->add_option("--cache", gate_opts.cache_dir, "aqcheck cache (kernels) made by ci/setup.sh");
   gate->add_flag("--list", gate_opts.list, "print the ids of the shard's cases and stop");
+  gate->add_option("--thresholds", gate_opts.thresholds,
+                   "performance thresholds (default: ci/gate-thresholds.json of the source tree)");
+  gate->add_option("--baseline-report", gate_opts.baseline_report,
+                   "a previous gate.json: a performance median that dropped past its max_regression FAILs");
   gate->add_option("--negative-variant", gate_opts.negative_variant, "(tests) run every negative control with this build")
       ->group("")
       ->check(CLI::IsMember(aq::scheduler_variants()));
@@ -287,12 +323,23 @@ static int run_main(int argc, char** argv) {
 
   if (*vm) {
     if (guest_args.empty()) guest_args = {"run"};
-    if (guest_args.front() != "run" && guest_args.front() != "fuzz" && guest_args.front() != "selftests") {
-      fmt::print(stderr, "aqcheck: error: after `--` comes `run ...`, `fuzz ...` or `selftests ...` (got '{}')\n",
+    if (guest_args.front() != "run" && guest_args.front() != "fuzz" && guest_args.front() != "selftests" &&
+        guest_args.front() != "bench") {
+      fmt::print(stderr, "aqcheck: error: after `--` comes `run ...`, `fuzz ...`, `bench ...` or `selftests ...` (got '{}')\n",
                  guest_args.front());
       return aq::exit_code::usage;
     }
     vm_opts.subcommand = guest_args.front();
+    if (vm_opts.subcommand == "bench") {
+      aq::bench::Options bo;
+      if (!parse_guest_args(guest_args, add_bench_options, bo)) return aq::exit_code::usage;
+      for (const auto& f : {bo.thresholds, bo.baseline_report})
+        if (!f.empty() && ::access(f.c_str(), R_OK) != 0) {
+          fmt::print(stderr, "aqcheck: error: bench: cannot read {}\n", f);
+          return aq::exit_code::usage;
+        }
+      return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
+    }
     if (vm_opts.subcommand == "selftests") {
       aq::SelftestOptions so;
       if (!parse_guest_args(guest_args, add_selftest_options, so)) return aq::exit_code::usage;
@@ -332,6 +379,11 @@ static int run_main(int argc, char** argv) {
   }
 
   if (*selftests) return aq::selftests_command(selftest_opts);
+  if (*bench) {
+    bench_opts.command_line =
+        "bench " + join_args(without_host_command(std::vector<std::string>(argv + 2, argv + own_argc)));
+    return aq::bench::bench_command(bench_opts);
+  }
   if (*fuzz) {
     fuzz_opts.base.command_line =
         "fuzz " + join_args(without_host_command(std::vector<std::string>(argv + 2, argv + own_argc)));

@@ -18,6 +18,14 @@ inline std::optional<std::string> slurp(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The running kernel's release (uname -r), for reports and rerun commands.
+inline std::string kernel_release() {
+  std::ifstream in("/proc/sys/kernel/osrelease");
+  std::string r;
+  std::getline(in, r);
+  return r;
+}
+
 // Seconds since boot (/proc/uptime), as the kernel log stamps its lines.
 inline double uptime_s() {
   std::ifstream in("/proc/uptime");

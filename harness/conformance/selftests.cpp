@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "common/exit_codes.hpp"
+#include "common/proc_files.hpp"
+#include "common/process.hpp"
 #include "common/text.hpp"
 #include "report/report.hpp"
 #include "run/run.hpp"
@@ -28,52 +30,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Invocation {
-  std::string output;
-  int exit = -1;  // -1: killed at the timeout
-  double wall_s = 0;
-};
-
-// Runs `runner -t filter` with stdout and stderr in one pipe.
-Invocation run_runner(const std::string& runner, const std::string& filter, int timeout_s) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
-  const auto t0 = Clock::now();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::dup2(fds[1], STDERR_FILENO);
-    ::execl(runner.c_str(), runner.c_str(), "-t", filter.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
-  Invocation inv;
-  const auto deadline = t0 + std::chrono::seconds(timeout_s);
-  std::array<char, 4096> buf{};
-  int status = 0;
-  bool done = false;
-  while (!done) {
-    for (ssize_t n; (n = ::read(fds[0], buf.data(), buf.size())) > 0;) inv.output.append(buf.data(), n);
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      done = true;
-      inv.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    } else if (Clock::now() >= deadline) {
-      // The runner only looks at SIGTERM between tests, and some tests wait
-      // without a timeout of their own.
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      done = true;
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  for (ssize_t n; (n = ::read(fds[0], buf.data(), buf.size())) > 0;) inv.output.append(buf.data(), n);
-  ::close(fds[0]);
-  inv.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  return inv;
+// Runs `runner -t filter`, stdout and stderr together.  The runner only looks
+// at SIGTERM between tests, and some tests wait without a timeout of their
+// own: SIGKILL at the timeout (exit -1).
+ProcessResult run_runner(const std::string& runner, const std::string& filter, int timeout_s) {
+  return run_process({runner, "-t", filter}, ProcessOptions::timeout(timeout_s));
 }
 
 std::string last_lines(std::string_view text, std::size_t n) {
@@ -82,13 +43,6 @@ std::string last_lines(std::string_view text, std::size_t n) {
   std::string out;
   for (auto l : lines) out += std::string(l) + "\n";
   return out;
-}
-
-std::string uname_release() {
-  std::ifstream in("/proc/sys/kernel/osrelease");
-  std::string r;
-  std::getline(in, r);
-  return r;
 }
 
 }  // namespace
@@ -153,7 +107,7 @@ int selftests_command(const SelftestOptions& o) {
   }
   if (const int code = check_can_attach("selftests"); code != exit_code::pass) return code;
 
-  const std::string kernel = uname_release();
+  const std::string kernel = kernel_release();
   fmt::print("aqcheck: selftests: kernel {}, {} contract test(s), runner {}\n", kernel, names.size(), o.runner);
   std::map<std::string, SelftestResult> results;
   std::map<std::string, std::string> outputs;

@@ -90,6 +90,14 @@ void add_kernel_cases(std::vector<Case>& out, Profile profile, const std::string
                      "{cache}/selftests/" + k + "/contract-tests.txt", "--json", "{report}"},
                     "4"),
                  {}, "", 2400});
+  // Rounds enough for a median and a spread; the thresholds file says what passes.
+  out.push_back({k + "/performance", "performance", k,
+                 "throughput and latency as ratios to EEVDF in one boot, 5 rounds, against ci/gate-thresholds.json "
+                 "(and --baseline-report); arena vs queue-map FIFO cost",
+                 vm(k, "{accel}",
+                    {"bench", "--rounds", "5", "--duration", "5", "--thresholds", "{thresholds}", "{baseline-report}",
+                     "--json", "{report}"}),
+                 {}, "", 1800});
   out.push_back({k + "/fuzz", "fuzz", k, "10 minutes of `aqcheck fuzz` (random scenarios, every check of `run`)",
                  vm(k, "{accel}", {"fuzz", "--budget", "10m", "--seed", "1", "--out", "{out}/fuzz"}), {}, "", 1800});
 }

@@ -18,12 +18,14 @@ struct Expect {
 
 struct Case {
   std::string id;        // unique, stable: "7.2/workload/cpu-baseline", "host/properties/default"
-  std::string section;   // "properties", "kernel", "negative control", "fuzz"
+  std::string section;   // "properties", "kernel", "negative control", "fuzz", "performance"
   std::string kernel;    // series, or "" for a host case
   std::string what;      // one line for the summary: what it proves
   // The command.  "{aqcheck}" is this executable, "{report}" the case's JSON
   // report path, "{out}" its own directory, "{source}" the source tree,
-  // "{accel}" the qemu accelerator, "{cache}" the aqcheck cache.
+  // "{accel}" the qemu accelerator, "{cache}" the aqcheck cache,
+  // "{thresholds}" the performance thresholds file; the argument
+  // "{baseline-report}" becomes `--baseline-report OLD.json`, or nothing.
   std::vector<std::string> argv;
   Expect expect;
   // "the suite can no longer see X": what a negative control that passes means.

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/exit_codes.hpp"
+#include "common/process.hpp"
 #include "common/proc_files.hpp"
 #include "common/text.hpp"
 #include "gate/cases.hpp"
@@ -42,43 +43,15 @@ std::string resolve_accel(const std::string& accel) {
   return "kvm";
 }
 
-// Runs argv with its output in `log`, in a process group of its own so a
-// timeout or an interrupt takes its qemu along.  Returns the exit code, -1 at
-// the timeout, -2 when interrupted.
+// Runs argv with its output in `log`; an interrupt or the timeout takes its
+// qemu along (SIGTERM first, so the VM runner cleans up).  Returns the exit
+// code, -1 at the timeout, -2 when interrupted.
 int run_logged(const std::vector<std::string>& argv, const fs::path& log, int timeout_s) {
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    if (const int null = ::open("/dev/null", O_RDONLY); null >= 0) ::dup2(null, STDIN_FILENO);
-    ::execvp(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);
-  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-  int status = 0;
-  while (true) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    const bool late = Clock::now() >= deadline;
-    if (late || interrupted_by_signal()) {
-      ::kill(-pid, SIGTERM);
-      std::this_thread::sleep_for(std::chrono::seconds(3));
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return late ? -1 : -2;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto o = ProcessOptions::timeout(timeout_s);
+  o.log_path = log.string();
+  o.term_first = true;
+  o.stop = [] { return interrupted_by_signal() != 0; };
+  return run_process(argv, o).exit;
 }
 
 // The failure reasons a case's own report gives (run: failures[]; fuzz:
@@ -103,6 +76,14 @@ std::vector<std::string> reasons_in(const json& j) {
   return out;
 }
 
+// What the gate keeps of a bench report: the figures, not the log.
+json performance_of(const json& bench) {
+  json out = json::object();
+  for (const char* k : {"kernel", "rounds", "duration_s", "verdict", "metrics", "op_costs", "checks"})
+    if (bench.contains(k)) out[k] = bench[k];
+  return out;
+}
+
 std::optional<json> read_json(const fs::path& p) {
   std::ifstream in(p);
   if (!in) return std::nullopt;
@@ -124,8 +105,13 @@ std::vector<std::string> errors_in(const fs::path& log) {
   return tail;
 }
 
-Outcome run_case(const Case& c, const fs::path& out_root, const std::string& accel, const std::string& cache,
-                 const std::string& negative_variant) {
+struct Placeholders {
+  std::string accel, cache, thresholds, baseline_report, negative_variant;
+};
+
+Outcome run_case(const Case& c, const fs::path& out_root, const Placeholders& ph) {
+  const auto& accel = ph.accel;
+  const auto& negative_variant = ph.negative_variant;
   const auto dir = out_root / "cases" / replace_all(c.id, "/", "_");
   fs::create_directories(dir);
   const auto report = dir / "report.json";
@@ -136,13 +122,18 @@ Outcome run_case(const Case& c, const fs::path& out_root, const std::string& acc
   std::vector<std::string> argv;
   bool variant_next = false;
   for (auto a : c.argv) {
+    if (a == "{baseline-report}") {
+      if (!ph.baseline_report.empty()) argv.insert(argv.end(), {"--baseline-report", ph.baseline_report});
+      continue;
+    }
     if (variant_next && !negative_variant.empty()) a = negative_variant;
     variant_next = a == "--variant" && !c.expect.reason_prefix.empty();
     a = replace_all(a, "{aqcheck}", self);
     a = replace_all(a, "{report}", report.string());
     a = replace_all(a, "{out}", dir.string());
     a = replace_all(a, "{source}", source);
-    a = replace_all(a, "{cache}", cache);
+    a = replace_all(a, "{cache}", ph.cache);
+    a = replace_all(a, "{thresholds}", ph.thresholds.empty() ? source + "/ci/gate-thresholds.json" : ph.thresholds);
     a = replace_all(a, "{accel_single}", accel == "kvm" ? "kvm" : "tcg-single");
     a = replace_all(a, "{accel}", accel);
     argv.push_back(a);
@@ -245,6 +236,14 @@ int gate_command(const Options& o) {
     return exit_code::pass;
   }
   const std::string accel = resolve_accel(o.accel);
+  for (const auto& f : {o.thresholds, o.baseline_report})
+    if (!f.empty() && ::access(f.c_str(), R_OK) != 0) {
+      fmt::print(stderr, "aqcheck: error: gate: cannot read {}\n", f);
+      return exit_code::usage;
+    }
+  const Placeholders placeholders{accel, o.cache_dir, o.thresholds.empty() ? "" : fs::absolute(o.thresholds).string(),
+                                  o.baseline_report.empty() ? "" : fs::absolute(o.baseline_report).string(),
+                                  o.negative_variant};
   install_signal_handlers();
   const fs::path out = fs::absolute(o.out_dir);
   fs::create_directories(out);
@@ -261,7 +260,7 @@ int gate_command(const Options& o) {
     const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
     fmt::print("gate [{}/{}] {} {} ...\n", i + 1, cases.size(), clock_text(elapsed()), cases[i].id);
     std::fflush(stdout);
-    auto outcome = run_case(cases[i], out, accel, o.cache_dir, o.negative_variant);
+    auto outcome = run_case(cases[i], out, placeholders);
     if (interrupted_by_signal()) {
       fmt::print(stderr, "aqcheck: error: gate interrupted by signal {}: no report written\n", interrupted_by_signal());
       return exit_code::internal;
@@ -270,6 +269,9 @@ int gate_command(const Options& o) {
                outcome.verdict, outcome.wall_s, outcome.verdict == "PASS" ? "" : ": " + outcome.reasons.front());
     if (outcome.verdict == "FAIL") fmt::print("  rerun: {}\n", outcome.rerun);
     std::fflush(stdout);
+    if (cases[i].section == "performance")
+      if (const auto j = read_json(outcome.report); j && j->value("schema", "") == "aqcheck-bench/1")
+        r.performance[cases[i].kernel] = performance_of(*j);
     r.cases.push_back(std::move(outcome));
   }
   r.elapsed_s = std::chrono::duration<double>(Clock::now() - t0).count();

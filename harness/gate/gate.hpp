@@ -18,6 +18,8 @@ struct Options {
   std::string only;                   // run only the cases whose id contains this
   std::string cache_dir = "/var/cache/aqcheck";
   bool list = false;                  // print the shard's case ids and stop
+  std::string thresholds;             // performance thresholds ("" = the source tree's ci/gate-thresholds.json)
+  std::string baseline_report;        // a previous gate.json (or bench report): FAIL on a regression past it
   // Hidden, for the gate's own test: every negative control runs this build
   // instead of its own (e.g. normal), so each must FAIL the gate.
   std::string negative_variant;

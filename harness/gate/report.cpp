@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -30,6 +31,56 @@ int count(const Report& r, const char* verdict) {
 std::string group_of(const Outcome& c) { return c.kernel.empty() ? "host" : c.kernel; }
 
 }  // namespace
+
+// Median ratio to EEVDF of config in a bench metric's figures, or nullopt.
+std::optional<double> median_ratio(const json& metric, const std::string& config) {
+  if (!metric.contains("ratio") || !metric["ratio"].contains(config)) return std::nullopt;
+  const auto& r = metric["ratio"][config];
+  if (!r.contains("median") || !r["median"].is_number()) return std::nullopt;
+  return r["median"].get<double>();
+}
+
+// The threshold a check set for config/metric, as text ("" if none).
+std::string threshold_of(const json& perf, const std::string& config, const std::string& metric) {
+  if (!perf.contains("checks")) return "";
+  for (const auto& c : perf["checks"])
+    if (c.value("kind", "") == "threshold" && c.value("config", "") == config && c.value("metric", "") == metric)
+      return fmt::format(">= {:.2f} {}", c.value("limit", 0.0), c.value("passed", false) ? "pass" : "**FAIL**");
+  return "";
+}
+
+std::string performance_markdown(const json& performance) {
+  if (performance.empty()) return "";
+  std::string m = "\n## Performance\n\nRatio to EEVDF in the same boot, > 1 is better (times and latencies "
+                  "inverted): median [min, max] over the rounds, and the threshold of ci/gate-thresholds.json.\n";
+  for (const auto& [kernel, perf] : performance.items()) {
+    m += fmt::format("\n### Kernel {} ({} rounds of {} s)\n\n", kernel, perf.value("rounds", 0), perf.value("duration_s", 0));
+    m += "| metric | aqmap | threshold | aqmap-wake-preempt | threshold |\n|---|---:|---|---:|---|\n";
+    if (!perf.contains("metrics")) continue;
+    for (const auto& [name, metric] : perf["metrics"].items()) {
+      m += "| " + name + " |";
+      for (const char* config : {"aqmap", "aqmap-wake-preempt"}) {
+        const auto r = metric.contains("ratio") && metric["ratio"].contains(config) ? metric["ratio"][config] : json();
+        m += r.is_object() ? fmt::format(" {:.3f} [{:.3f}, {:.3f}] |", r.value("median", 0.0), r.value("min", 0.0),
+                                         r.value("max", 0.0))
+                           : " - |";
+        m += " " + threshold_of(perf, config, name) + " |";
+      }
+      m += "\n";
+    }
+    if (perf.contains("op_costs") && perf["op_costs"].contains("arena_over_queue_map")) {
+      const auto& oc = perf["op_costs"];
+      const auto ns = [&](const char* b, const char* k) { return oc[b]["median"].value(k, 0.0); };
+      m += fmt::format("\nFIFO operations timed in BPF, median ns: arena enqueue {:.0f}, dispatch {:.0f}, dequeue {:.0f}; "
+                       "queue-map enqueue {:.0f}, dispatch {:.0f}, dequeue none (lazy). Per dispatched task: arena "
+                       "{:.0f} ns, queue-map {:.0f} ns: **arena / queue-map = {:.2f}**.\n",
+                       ns("arena", "enqueue_ns"), ns("arena", "dispatch_ns"), ns("arena", "dequeue_ns"),
+                       ns("queue-map", "enqueue_ns"), ns("queue-map", "dispatch_ns"), ns("arena", "list_ns_per_task"),
+                       ns("queue-map", "list_ns_per_task"), oc["arena_over_queue_map"].get<double>());
+    }
+  }
+  return m;
+}
 
 bool Report::passed() const {
   return problems.empty() &&
@@ -63,6 +114,7 @@ json to_json(const Report& r) {
           {"passed", count(r, "PASS")},
           {"failed", count(r, "FAIL")},
           {"problems", r.problems},
+          {"performance", r.performance},
           {"cases", cases}};
 }
 
@@ -77,6 +129,8 @@ Report from_json(const json& j) {
     r.command = j.value("command", "");
     r.elapsed_s = j.value("elapsed_s", 0.0);
     r.problems = j.value("problems", std::vector<std::string>{});
+    r.performance = j.value("performance", json::object());
+    if (!r.performance.is_object()) throw std::runtime_error("performance is not an object");
     for (const auto& c : j.at("cases")) {
       Outcome o;
       o.id = c.at("id").get<std::string>();
@@ -134,6 +188,7 @@ std::string to_markdown(const Report& r) {
         m += fmt::format("| {} | {} | `{}` | {} |\n", c.id, c.verdict, md_cell(c.expected_reason),
                          c.verdict == "PASS" && !c.reasons.empty() ? md_cell(c.reasons.front()) : "");
   }
+  m += performance_markdown(r.performance);
   bool any_fail = false;
   for (const auto& c : r.cases) any_fail |= c.verdict == "FAIL";
   if (any_fail) m += "\n## Failures\n";
@@ -213,6 +268,7 @@ Report merge(const std::vector<Report>& parts) {
       }
     }
     for (const auto& prob : p.problems) out.problems.push_back(prob);
+    for (const auto& [kernel, perf] : p.performance.items()) out.performance[kernel] = perf;
   }
   // Every shard of every kernel set: 1/n .. n/n.
   for (const auto& [key, shards] : shards_of) {
@@ -263,6 +319,24 @@ Comparison compare(const Report& before, const Report& after) {
                              before.passed() ? "PASS" : "FAIL", before.profile, after.passed() ? "PASS" : "FAIL",
                              after.profile, same, cmp.regressed ? " **Regressed.**" : "");
   if (!rows.empty()) cmp.markdown += "| case | before | after | wall |\n|---|---|---|---|\n" + rows;
+  std::string perf_rows;
+  for (const auto& [kernel, perf] : after.performance.items()) {
+    if (!before.performance.contains(kernel) || !perf.contains("metrics")) continue;
+    const auto& old = before.performance[kernel];
+    if (!old.contains("metrics")) continue;
+    for (const auto& [name, metric] : perf["metrics"].items()) {
+      if (!old["metrics"].contains(name)) continue;
+      for (const char* config : {"aqmap", "aqmap-wake-preempt"}) {
+        const auto a = median_ratio(old["metrics"][name], config), b = median_ratio(metric, config);
+        if (!a || !b || *a <= 0) continue;
+        perf_rows += fmt::format("| {} | {} | {} | {:.3f} | {:.3f} | {:+.1f}% |\n", kernel, config, name, *a, *b,
+                                 100 * (*b / *a - 1));
+      }
+    }
+  }
+  if (!perf_rows.empty())
+    cmp.markdown += "\nPerformance, median ratio to EEVDF:\n\n| kernel | config | metric | before | after | change |\n"
+                    "|---|---|---|---:|---:|---:|\n" + perf_rows;
   return cmp;
 }
 

@@ -31,6 +31,9 @@ struct Report {
   double elapsed_s = 0;
   std::vector<Outcome> cases;
   std::vector<std::string> problems;   // merge: missing shards, conflicting reports (each FAILs the gate)
+  // Kernel series -> the performance case's figures (bench report: metrics,
+  // op_costs, checks); what --baseline-report and `report compare` read.
+  nlohmann::json performance = nlohmann::json::object();
   bool passed() const;
 };
 
@@ -44,7 +47,8 @@ std::string to_junit(const Report& r);
 // there exactly once; host cases may come from several (each copy counts).
 Report merge(const std::vector<Report>& parts);
 
-// Per case: verdict changes from `before` to `after`, cases gone and new.
+// Per case: verdict changes from `before` to `after`, cases gone and new;
+// and per kernel, config and metric, the median ratio to EEVDF before and after.
 struct Comparison {
   std::string markdown;
   bool regressed = false;  // a case that PASSed FAILs now, or is gone

@@ -46,12 +46,6 @@ constexpr int kStateTimeoutMs = 5000;
 // default 4 s bound, a stuck task is named within 4.25 s.
 constexpr milliseconds kWaitAuditInterval{250};
 
-std::string kernel_release() {
-  utsname u{};
-  ::uname(&u);
-  return u.release;
-}
-
 std::vector<std::string> split_args(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;

@@ -17,6 +17,7 @@
 #include "scx_aqmap_m01.skel.h"
 #include "scx_aqmap_m07.skel.h"
 #include "scx_aqmap_m18.skel.h"
+#include "scx_aqmap_qmap.skel.h"
 
 namespace aq {
 
@@ -59,6 +60,9 @@ class SkelScheduler final : public Scheduler {
     skel_->rodata->fail_lock_every = o.fail_lock_every;
     skel_->rodata->starve_ms = o.starve_ms;
     skel_->rodata->stuck_after_ms = o.stuck_after_ms;
+    skel_->rodata->wake_preempt_ns = o.wake_preempt_us * 1000;
+    skel_->rodata->time_ops = o.time_ops;
+    skel_->rodata->enqueue_delay_ns = o.enqueue_delay_us * 1000;
     if (int err = Skel::load(skel_))
       throw LoadError(fmt::format("loading scx_aqmap failed: {} (see libbpf output above)", strerror(-err)));
   }
@@ -115,13 +119,15 @@ const std::vector<std::pair<std::string, std::unique_ptr<Scheduler> (*)(const Sc
     {"mutant-unlink-no-prev", make<scx_aqmap_m01>},
     {"mutant-pop-no-counter", make<scx_aqmap_m07>},
     {"mutant-slab-free-drops", make<scx_aqmap_m18>},
+    {kQueueMapVariant, make<scx_aqmap_qmap>},  // bench only: not in scheduler_variants()
 };
 
 }  // namespace
 
 std::vector<std::string> scheduler_variants() {
   std::vector<std::string> names;
-  for (const auto& v : kVariants) names.push_back(v.first);
+  for (const auto& v : kVariants)
+    if (v.first != kQueueMapVariant) names.push_back(v.first);
   return names;
 }
 

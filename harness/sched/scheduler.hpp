@@ -27,6 +27,9 @@ struct SchedOptions {
   std::uint32_t fail_lock_every = 0;       // fault injection
   std::uint64_t starve_ms = 250;           // a FIFO head waiting longer is dispatched first
   std::uint64_t stuck_after_ms = 4000;     // a task waiting longer for a CPU FAILs the run
+  std::uint64_t wake_preempt_us = 0;       // a wakee that ran less preempts its CPU (0: off)
+  bool time_ops = false;                   // time each FIFO operation (arena op_costs): aqcheck bench
+  std::uint64_t enqueue_delay_us = 0;      // test knob: every enqueue busy-waits (a slowed build)
 };
 
 struct ExitInfo {
@@ -62,8 +65,11 @@ class Scheduler {
   std::size_t slab_free_count() const;
 };
 
-// The scheduler builds aqcheck carries, "normal" first.
+// The scheduler builds aqcheck carries, "normal" first.  The benchmark-only
+// "queue-map" build (BPF_MAP_TYPE_QUEUE FIFOs) is not among them: `run` and
+// `fuzz` cannot audit its FIFOs.  `aqcheck bench` loads it by name.
 std::vector<std::string> scheduler_variants();
+inline constexpr const char* kQueueMapVariant = "queue-map";
 
 // /sys/kernel/sched_ext/state, or "" when the kernel has no sched_ext.
 std::string sched_ext_state();

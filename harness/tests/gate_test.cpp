@@ -45,7 +45,7 @@ TEST(GateCases, ReleaseHasWhatTheIssueAsksSmokeIsSmall) {
   for (const auto* id : {"host/properties/default", "host/properties/tsan", "host/twin-fuzz", "host/bad-input",
                          "7.2/workload/yield", "7.3/faults/nice-churn", "7.2/cycles", "7.3/sigkill", "7.2/fuzz",
                          "7.3/negative/lazy-removal-affinity-churn", "7.2/negative/mutant-unlink-no-prev",
-                         "7.2/negative/lost-task", "7.3/conformance"})
+                         "7.2/negative/lost-task", "7.3/conformance", "7.2/performance", "7.3/performance"})
     EXPECT_TRUE(ids.count(id)) << id;
   for (const auto& c : release)
     if (c.section == "negative control") {
@@ -122,6 +122,39 @@ TEST(GateCompare, APassThatFailsOrGoesIsARegression) {
   cmp = aq::gate::compare(before, shard_report("7.2", "1/1", {{"7.2/a", "PASS"}, {"7.2/b", "FAIL"}}));
   EXPECT_TRUE(cmp.regressed);
   EXPECT_NE(cmp.markdown.find("| 7.2/c | PASS | (gone) |"), std::string::npos) << cmp.markdown;
+}
+
+// A bench report's figures as the gate keeps them (gate.cpp, performance_of).
+nlohmann::json perf(double switch_ratio) {
+  return {{"rounds", 5},
+          {"duration_s", 5},
+          {"metrics",
+           {{"stress-switch",
+             {{"ratio", {{"aqmap", {{"median", switch_ratio}, {"min", switch_ratio}, {"max", switch_ratio}}}}}}}}},
+          {"checks",
+           {{{"kind", "threshold"}, {"config", "aqmap"}, {"metric", "stress-switch"}, {"limit", 0.5},
+             {"passed", switch_ratio >= 0.5}}}}};
+}
+
+TEST(GateReport, PerformanceFiguresAreKeptMergedAndCompared) {
+  auto a = shard_report("7.2", "1/1", {{"7.2/performance", "PASS"}});
+  a.performance["7.2"] = perf(0.8);
+  const auto back = aq::gate::from_json(aq::gate::to_json(a));
+  EXPECT_EQ(back.performance, a.performance);
+  const auto md = aq::gate::to_markdown(back);
+  EXPECT_NE(md.find("## Performance"), std::string::npos) << md;
+  EXPECT_NE(md.find("| stress-switch | 0.800 [0.800, 0.800] | >= 0.50 pass |"), std::string::npos) << md;
+
+  auto b = shard_report("7.3", "1/1", {{"7.3/performance", "PASS"}});
+  b.performance["7.3"] = perf(0.6);
+  const auto merged = aq::gate::merge({a, b});
+  EXPECT_TRUE(merged.performance.contains("7.2") && merged.performance.contains("7.3"));
+
+  auto later = a;
+  later.performance["7.2"] = perf(0.4);
+  const auto cmp = aq::gate::compare(a, later);
+  EXPECT_NE(cmp.markdown.find("| 7.2 | aqmap | stress-switch | 0.800 | 0.400 | -50.0% |"), std::string::npos)
+      << cmp.markdown;
 }
 
 }  // namespace

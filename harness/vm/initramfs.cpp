@@ -1,6 +1,7 @@
-// The guest's initramfs: busybox, this very aqcheck, stress-ng with its
-// shared libraries, the files a run names, and /init (guest/init).  Written
-// as a newc cpio archive with libarchive, and cached.
+// The guest's initramfs: busybox, this very aqcheck, stress-ng (and rt-tests'
+// hackbench and cyclictest) with their shared libraries, the files a run
+// names, and /init (guest/init).  Written as a newc cpio archive with
+// libarchive, and cached.
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/stat.h>
@@ -25,7 +26,7 @@ namespace {
 using namespace std::chrono_literals;
 
 // Bump when the initramfs layout changes, to invalidate cached images.
-constexpr std::string_view initramfs_format = "aqcheck-initramfs-2";
+constexpr std::string_view initramfs_format = "aqcheck-initramfs-3";
 
 // A newc cpio archive through libarchive.  The kernel's unpacker creates no
 // missing parent directory, so every entry's parents are written first.
@@ -141,6 +142,15 @@ std::vector<InitramfsFile> initramfs_files(const fs::path& aqcheck, const std::v
   };
   for (const auto& lib : shared_libraries(stress_ng))
     files.push_back({lib.string(), lib, 0755});
+  // `aqcheck bench`'s probes (rt-tests), when installed: bench names a missing one.
+  for (const char* program : {"hackbench", "cyclictest"}) {
+    const auto path = find_program(program);
+    if (path.empty()) continue;
+    files.push_back({"/usr/bin/" + std::string(program), path, 0755});
+    for (const auto& lib : shared_libraries(path))
+      if (std::none_of(files.begin(), files.end(), [&](const auto& f) { return f.source == lib; }))
+        files.push_back({lib.string(), lib, 0755});
+  }
 
   constexpr std::uintmax_t max_input_bytes = 64ULL << 20;
   std::uintmax_t input_bytes = 0;

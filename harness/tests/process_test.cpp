@@ -1,0 +1,51 @@
+// run_process: the one child-process loop of the gate, selftests and bench.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/process.hpp"
+
+namespace {
+
+TEST(RunProcess, CapturesOutputAndExitCode) {
+  const auto r = aq::run_process({"sh", "-c", "echo out; echo err >&2; exit 3"}, aq::ProcessOptions::timeout(30));
+  EXPECT_EQ(r.exit, 3);
+  EXPECT_NE(r.output.find("out"), std::string::npos);
+  EXPECT_NE(r.output.find("err"), std::string::npos);
+  EXPECT_EQ(aq::run_process({"/nonexistent/program"}, {}).exit, 127);
+}
+
+TEST(RunProcess, TheTimeoutKillsTheWholeGroup) {
+  const auto pidfile = std::filesystem::temp_directory_path() / "aq_process_test_grandchild";
+  const auto r = aq::run_process({"sh", "-c", "sleep 600 & echo $! > " + pidfile.string() + "; wait"},
+                                 aq::ProcessOptions::timeout(1));
+  EXPECT_EQ(r.exit, -1);
+  std::ifstream in(pidfile);
+  int pid = 0;
+  in >> pid;
+  ASSERT_GT(pid, 0);
+  // The grandchild went with its group (a zombie reaped by init at most).
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  EXPECT_TRUE(line.empty() || line.find(") Z") != std::string::npos) << line;
+}
+
+TEST(RunProcess, LogsToAFileAndStopsOnRequest) {
+  const auto log = std::filesystem::temp_directory_path() / "aq_process_test.log";
+  std::filesystem::remove(log);
+  auto o = aq::ProcessOptions::timeout(60);
+  o.log_path = log.string();
+  // Stop once the child has written its line: no race with the echo.
+  o.stop = [&] { return std::filesystem::exists(log) && std::filesystem::file_size(log) > 0; };
+  const auto r = aq::run_process({"sh", "-c", "echo logged; sleep 600"}, o);
+  EXPECT_EQ(r.exit, -2);
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "logged\n");
+}
+
+}  // namespace
