@@ -38,7 +38,8 @@ struct aq_stats {
 	u64 nr_aged_dispatch;		/* dispatched out of weighted order: FIFO head overdue */
 	u64 nr_keep_ready;		/* re-enqueues after a sched change that kept their wait clock */
 	u64 nr_overdue_requeue;		/* ... already waiting past starve_ms: sent to the shared DSQ */
-	u64 nr_wake_preempt;		/* wakees that preempted their CPU (wake_preempt_ns) */
+	u64 nr_wake_preempt;		/* wakees that preempted a hog on their CPU (wake_preempt_ns) */
+	u64 nr_wake_local;		/* ... that went next on their CPU, not preempting */
 };
 
 /*
@@ -108,6 +109,7 @@ struct aq_stuck_task {
 	u64 ops_state;		/* p->scx.ops_state's state (SCX_OPSS_*), without qseq */
 	u32 scx_flags;		/* p->scx.flags (SCX_TASK_IN_CUSTODY, ...) */
 	u32 weight;
+	u64 enq_seq;		/* on a FIFO: the enqueue that linked it (task_ctx.enq_seq) */
 	u64 wait_ms;
 	char comm[16];
 };

@@ -42,9 +42,9 @@
  * after running less than wake_preempt_ns since it last queued (a task that
  * sleeps often: a pipe partner, a waiting parent, a new child) does not queue
  * behind CPU hogs' 20 ms slices.  It goes straight to its CPU's local DSQ
- * with SCX_ENQ_PREEMPT and a slice of wake_preempt_ns, and what runs there
- * is re-enqueued at its FIFO's tail.  Never while a FIFO head is overdue:
- * the starvation bound stands.
+ * with a slice of wake_preempt_ns, and preempts what runs there if that is a
+ * hog (it ran wake_preempt_ns since it queued), which goes back to its FIFO's
+ * tail.  Never while a FIFO head is overdue: the starvation bound stands.
  *
  * Built with -DAQMAP_QUEUE_MAP the FIFOs are five BPF_MAP_TYPE_QUEUE maps of
  * pids, as scx_qmap had before arena lists: dequeue does nothing, and
@@ -106,16 +106,23 @@ struct aq_exit_info exit_info;
 /*
  * One lock per FIFO plus one for the slab, each in its own section as
  * bpf_res_spin_lock requires, and hidden so the skeleton does not re-mmap them.
+ * The queue-map build has no lists to lock, and must not have the five
+ * sections: see kMaxBpfMaps in harness/sched/scheduler.hpp.
  */
+#ifndef AQMAP_QUEUE_MAP
 __hidden struct bpf_res_spin_lock qa_q_lock0 SEC(".data.qa_q_lock0");
 __hidden struct bpf_res_spin_lock qa_q_lock1 SEC(".data.qa_q_lock1");
 __hidden struct bpf_res_spin_lock qa_q_lock2 SEC(".data.qa_q_lock2");
 __hidden struct bpf_res_spin_lock qa_q_lock3 SEC(".data.qa_q_lock3");
 __hidden struct bpf_res_spin_lock qa_q_lock4 SEC(".data.qa_q_lock4");
+#endif
 __hidden struct bpf_res_spin_lock qa_slab_lock SEC(".data.qa_slab_lock");
 
 static struct bpf_res_spin_lock *qmap_fifo_lock(s32 idx)
 {
+#ifdef AQMAP_QUEUE_MAP
+	return NULL;
+#else
 	switch (idx) {
 	case 0: return &qa_q_lock0;
 	case 1: return &qa_q_lock1;
@@ -124,6 +131,7 @@ static struct bpf_res_spin_lock *qmap_fifo_lock(s32 idx)
 	case 4: return &qa_q_lock4;
 	default: return NULL;
 	}
+#endif
 }
 
 static struct bpf_res_spin_lock *qmap_slab_lock(void)
@@ -155,7 +163,11 @@ static bool qmap_lock_fault(void)
 #include "aqmap_list.h"
 
 #ifdef AQMAP_QUEUE_MAP
-/* The queue-map build's FIFOs: the pid and the kernel qseq of each enqueue. */
+/*
+ * The queue-map build's FIFOs: the pid and the kernel qseq of each enqueue.
+ * Five maps picked by a switch rather than scx_qmap's array of maps, which
+ * would add six maps where the object may hold 16 (kMaxBpfMaps).
+ */
 struct qm_entry {
 	s32 pid;
 	u32 pad;
@@ -169,14 +181,17 @@ struct qm_queue {
 } qm_fifo0 SEC(".maps"), qm_fifo1 SEC(".maps"), qm_fifo2 SEC(".maps"),
   qm_fifo3 SEC(".maps"), qm_fifo4 SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, QMAP_NR_FIFOS);
-	__type(key, int);
-	__array(values, struct qm_queue);
-} qm_fifos SEC(".maps") = {
-	.values = { &qm_fifo0, &qm_fifo1, &qm_fifo2, &qm_fifo3, &qm_fifo4 },
-};
+static void *qm_fifo(s32 idx)
+{
+	switch (idx) {
+	case 0: return &qm_fifo0;
+	case 1: return &qm_fifo1;
+	case 2: return &qm_fifo2;
+	case 3: return &qm_fifo3;
+	case 4: return &qm_fifo4;
+	default: return NULL;
+	}
+}
 #endif
 
 static s32 weight_to_idx(u32 weight)
@@ -351,16 +366,35 @@ static s32 overdue_fifo(void)
 }
 
 /*
- * Does @p, being enqueued with @enq_flags, preempt its CPU?  A wakee or a new
- * task (it never ran) that ran briefly, unless a FIFO head is overdue.
+ * Wakeup preemption, part one: does @p, being enqueued with @enq_flags, skip
+ * the FIFOs for its CPU's local DSQ?  A wakee or a new task (it never ran)
+ * that ran briefly, unless a FIFO head is overdue.
  */
-static bool wake_preempts(struct task_struct *p, u64 enq_flags)
+static bool wake_jumps_queue(struct task_struct *p, u64 enq_flags)
 {
 	bool woke = (enq_flags & SCX_ENQ_WAKEUP) || !p->se.sum_exec_runtime;
 
 	if (!wake_preempt_ns)
 		return false;
 	return ran_briefly(p) && woke && overdue_fifo() < 0;
+}
+
+/*
+ * Part two: does it preempt what runs there?  Only a task that has run
+ * wake_preempt_ns since it last queued (a CPU hog).  Preempting the waker
+ * itself, about to sleep, would send it to a FIFO tail behind the hogs, and a
+ * pipe ping-pong would then wait out their slices at every turn.
+ */
+static bool cpu_runs_hog(s32 cpu)
+{
+	struct task_ctx_stor_val *v;
+	struct task_struct *curr;
+
+	curr = scx_bpf_cpu_curr(cpu);
+	if (!curr || !curr->pid)
+		return false;
+	v = bpf_task_storage_get(&task_ctx_stor, curr, NULL, 0);
+	return v && curr->se.sum_exec_runtime - v->exec_seen >= wake_preempt_ns;
 }
 
 /* Test knob: every enqueue busy-waits enqueue_delay_ns (a slowed build). */
@@ -399,7 +433,7 @@ static int fifo_push(s32 idx, struct task_struct *p, struct task_ctx __arena *ta
 	int ret;
 #ifdef AQMAP_QUEUE_MAP
 	struct qm_entry e = { .pid = p->pid, .ops_qseq = taskc->ops_qseq };
-	void *q = bpf_map_lookup_elem(&qm_fifos, &idx);
+	void *q = qm_fifo(idx);
 
 	ret = q ? bpf_map_push_elem(q, &e, 0) : -ENOENT;
 #else
@@ -459,10 +493,16 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	/* What runs on @p's CPU goes back to its FIFO's tail. */
-	if (wake_preempts(p, enq_flags)) {
-		stat_inc(nr_wake_preempt);
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, wake_preempt_ns, enq_flags | SCX_ENQ_PREEMPT);
+	/* Next on its CPU; a hog running there goes back to its FIFO's tail. */
+	if (wake_jumps_queue(p, enq_flags)) {
+		if (cpu_runs_hog(scx_bpf_task_cpu(p))) {
+			stat_inc(nr_wake_preempt);
+			enq_flags |= SCX_ENQ_PREEMPT;
+		} else {
+			stat_inc(nr_wake_local);
+		}
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, wake_preempt_ns, enq_flags);
+		kick_task_cpu(p);
 		return;
 	}
 
@@ -576,7 +616,7 @@ static enum pop_result fifo_pop_dispatch(s32 idx, s32 cpu)
 	u64 t0 = op_clock();
 #ifdef AQMAP_QUEUE_MAP
 	struct qm_entry e;
-	void *q = bpf_map_lookup_elem(&qm_fifos, &idx);
+	void *q = qm_fifo(idx);
 
 	if (!q || bpf_map_pop_elem(q, &e))
 		return POP_EMPTY;
@@ -995,11 +1035,14 @@ static void record_stuck(struct aq_stuck_task *st, struct task_struct *p, u64 wa
 	for (k = 0; k < 16; k++)
 		st->comm[k] = p->comm[k];
 	st->fifo = -1;
+	st->enq_seq = 0;
 	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
 	if (v && v->taskc) {
 		fifo = (struct qmap_fifo *)READ_ONCE(v->taskc->fifo);
-		if (fifo)
+		if (fifo) {
 			st->fifo = fifo->idx;
+			st->enq_seq = v->taskc->enq_seq;
+		}
 	}
 }
 

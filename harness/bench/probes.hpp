@@ -34,6 +34,11 @@ struct Probe {
 
 const std::vector<Probe>& probes();
 
+// What the FIFO operations are timed under (bench's op costs): the stress mix
+// with stress-ng --race-sched re-pinning and re-policing its children, so
+// that dequeues unlink tasks from FIFOs too.  Returns "" or why it failed.
+std::string run_cost_mix(const ProbeContext& c);
+
 // For tests and parsing: the values a probe's output gives.
 std::optional<double> parse_hackbench_time(const std::string& output);
 // cyclictest -v lines "thread: cycle: latency": every latency sample, in us.

@@ -99,6 +99,23 @@ std::string describe_stuck_task(const aq_stuck_task& t, std::uint64_t bound_ms) 
                      lost ? "lost" : "stuck", t.pid, comm, t.wait_ms, bound_ms, where, t.weight, t.cpu);
 }
 
+std::string describe_lost_node(const aq_stuck_task& first, const aq_wait_audit& second, const aq_audit& between) {
+  if (first.fifo < 0 || between.status != AQ_AUDIT_OK) return {};
+  const auto n = std::min<std::uint32_t>(between.nr_entries, AQ_AUDIT_MAX_ENTRIES);
+  for (std::uint32_t i = 0; i < n; i++)
+    if (between.entries[i].pid == first.pid && between.entries[i].fifo == first.fifo) return {};
+  const auto listed = std::min<std::uint32_t>(second.nr_stuck, AQ_AUDIT_MAX_STUCK);
+  for (std::uint32_t i = 0; i < listed; i++) {
+    const auto& t = second.stuck[i];
+    if (t.pid == first.pid && t.fifo == first.fifo && t.enq_seq == first.enq_seq)
+      return fmt::format("corrupted list: FIFO {} does not reach pid {} ({}), whose node it linked (enqueue {}) and "
+                         "never unlinked: a walk from its head under its lock did not meet it while the task waited {} ms",
+                         first.fifo, first.pid, std::string(first.comm, strnlen(first.comm, sizeof first.comm)),
+                         first.enq_seq, t.wait_ms);
+  }
+  return {};
+}
+
 void HostStalls::tick(Clock::time_point now) {
   if (last_ != Clock::time_point{}) {
     const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_);

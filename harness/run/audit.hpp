@@ -48,6 +48,16 @@ class StaleTracker {
 // custody) on no FIFO and no DSQ.
 std::string describe_stuck_task(const aq_stuck_task& t, std::uint64_t bound_ms);
 
+// A node lost from its list: the wait audit found `first` stuck "on FIFO k",
+// a structural audit then walked FIFO k under its lock (`between`), and a
+// second wait audit (`second`) still found the task linked on FIFO k by the
+// same enqueue.  It was linked all along, so a walk that did not meet it
+// means it is not reachable from the head: "corrupted list: FIFO k ...".
+// "" when the walk met it, the second scan saw another linking (it moved), or
+// the walk is not whole (failed or truncated).  A list mutant can lose the
+// node of a task (even aqcheck's own thread) before any link looks wrong.
+std::string describe_lost_node(const aq_stuck_task& first, const aq_wait_audit& second, const aq_audit& between);
+
 // Times the observer itself could not run.  aqcheck's loop is SCHED_FIFO and
 // wakes every few ms, so a gap of a second or more means the whole guest
 // stood still: under TCG, the host did not run the vCPUs (steal).  A wait or

@@ -179,11 +179,30 @@ class Attachment {
       add_failure(r_, fmt::format("stuck task: {} tasks waited past {} ms ({} listed){}", wa.nr_stuck, bound_ms,
                                   listed, host_note));
     r_.stuck_tasks += wa.nr_stuck;
+    check_lost_nodes(wa, now);
     return true;
   }
 
   std::uint64_t audits() const { return audits_; }
   std::uint64_t stale_entries() const { return stale_.stale_entries(); }
+
+ private:
+  // Stuck tasks "on FIFO k": is each really on it?  A walk of the lists, then
+  // a second wait scan (describe_lost_node, audit.hpp).
+  void check_lost_nodes(const aq_wait_audit& wa, Clock::time_point now) {
+    std::vector<aq_stuck_task> on_fifo;
+    for (std::uint32_t i = 0; i < std::min<std::uint32_t>(wa.nr_stuck, AQ_AUDIT_MAX_STUCK); i++)
+      if (wa.stuck[i].fifo >= 0) on_fifo.push_back(wa.stuck[i]);
+    if (on_fifo.empty()) return;
+    audit(now);
+    const aq_audit between = arena().audit;
+    sched_->run_wait_audit();
+    const aq_wait_audit& second = arena().waits;
+    for (const auto& t : on_fifo)
+      if (auto why = describe_lost_node(t, second, between); !why.empty()) add_failure(r_, why);
+  }
+
+ public:
 
   // Detach; the exit record, the slab and the counters go into the result.
   void finish(const HostStalls& host) {

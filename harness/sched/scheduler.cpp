@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -112,14 +113,37 @@ std::unique_ptr<Scheduler> make(const SchedOptions& o) {
   return std::make_unique<SkelScheduler<Skel>>(o);
 }
 
-const std::vector<std::pair<std::string, std::unique_ptr<Scheduler> (*)(const SchedOptions&)>> kVariants{
-    {"normal", make<scx_aqmap>},
-    {"lazy-removal", make<scx_aqmap_lazy>},
-    {"lost-task", make<scx_aqmap_lost>},
-    {"mutant-unlink-no-prev", make<scx_aqmap_m01>},
-    {"mutant-pop-no-counter", make<scx_aqmap_m07>},
-    {"mutant-slab-free-drops", make<scx_aqmap_m18>},
-    {kQueueMapVariant, make<scx_aqmap_qmap>},  // bench only: not in scheduler_variants()
+// Opened, never loaded: works on any kernel.
+template <typename Skel>
+int map_count() {
+  Skel* skel = Skel::open();
+  if (!skel) return -1;
+  int n = 0;
+  bpf_map* m;
+  bpf_object__for_each_map(m, skel->obj) n++;
+  Skel::destroy(skel);
+  return n;
+}
+
+struct Variant {
+  const char* name;
+  std::unique_ptr<Scheduler> (*make)(const SchedOptions&);
+  int (*map_count)();
+};
+
+template <typename Skel>
+constexpr Variant variant(const char* name) {
+  return {name, make<Skel>, map_count<Skel>};
+}
+
+const std::vector<Variant> kVariants{
+    variant<scx_aqmap>("normal"),
+    variant<scx_aqmap_lazy>("lazy-removal"),
+    variant<scx_aqmap_lost>("lost-task"),
+    variant<scx_aqmap_m01>("mutant-unlink-no-prev"),
+    variant<scx_aqmap_m07>("mutant-pop-no-counter"),
+    variant<scx_aqmap_m18>("mutant-slab-free-drops"),
+    variant<scx_aqmap_qmap>(kQueueMapVariant),  // bench only: not in scheduler_variants()
 };
 
 }  // namespace
@@ -127,14 +151,20 @@ const std::vector<std::pair<std::string, std::unique_ptr<Scheduler> (*)(const Sc
 std::vector<std::string> scheduler_variants() {
   std::vector<std::string> names;
   for (const auto& v : kVariants)
-    if (v.first != kQueueMapVariant) names.push_back(v.first);
+    if (std::string_view(v.name) != kQueueMapVariant) names.push_back(v.name);
   return names;
 }
 
 std::unique_ptr<Scheduler> Scheduler::load(const SchedOptions& opts) {
-  for (const auto& [name, factory] : kVariants)
-    if (name == opts.variant) return factory(opts);
+  for (const auto& v : kVariants)
+    if (v.name == opts.variant) return v.make(opts);
   throw LoadError(fmt::format("unknown scheduler variant '{}'", opts.variant));
+}
+
+std::vector<std::pair<std::string, int>> scheduler_map_counts() {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& v : kVariants) out.emplace_back(v.name, v.map_count());
+  return out;
 }
 
 std::size_t Scheduler::slab_free_count() const {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sched/arena.hpp"
@@ -70,6 +71,16 @@ class Scheduler {
 // `fuzz` cannot audit its FIFOs.  `aqcheck bench` loads it by name.
 std::vector<std::string> scheduler_variants();
 inline constexpr const char* kQueueMapVariant = "queue-map";
+
+// libbpf 1.4.6 (bookworm-backports) keeps a pointer to the arena map across a
+// reallocation of its array of maps, which first holds 16: an object with
+// more maps crashes bpf_object_load() or not, depending on the allocator
+// (libbpf commit 4a081a9, fixed in 1.6; the queue-map build's 19 maps
+// segfaulted in the guest).  Every build must stay within it.
+inline constexpr int kMaxBpfMaps = 16;
+// Each build (queue-map too) and the maps its object holds, opened and not
+// loaded: runs on any kernel.
+std::vector<std::pair<std::string, int>> scheduler_map_counts();
 
 // /sys/kernel/sched_ext/state, or "" when the kernel has no sched_ext.
 std::string sched_ext_state();

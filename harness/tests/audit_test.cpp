@@ -142,6 +142,41 @@ TEST(StuckTask, QueuedInCustodyOnNothingIsLost) {
   EXPECT_NE(idle.find("ops_state 0 (not in custody)"), std::string::npos) << idle;
 }
 
+// The mutant-unlink-no-prev build once lost aqcheck's own thread from FIFO 2
+// right after attach: its context said FIFO 2, the FIFO was empty and
+// consistent, and only the wait audit saw it.
+TEST(LostNode, LinkedByTheSameEnqueueInTwoScansYetNotMetByTheWalk) {
+  auto first = stuck(139, 2, false, 0, 2, 2);
+  first.enq_seq = 41;
+  auto second = std::make_unique<aq_wait_audit>();
+  second->nr_stuck = 1;
+  second->stuck[0] = first;
+  second->stuck[0].wait_ms = 4350;
+  AuditBuf walk;
+  walk.entry(200, 40, true, 2);  // someone else on FIFO 2
+  const auto why = aq::describe_lost_node(first, *second, *walk.au);
+  EXPECT_EQ(why.rfind("corrupted list: FIFO 2 does not reach pid 139 (stress-ng-cpu), whose node it linked "
+                      "(enqueue 41)", 0),
+            0u)
+      << why;
+  // The walk met it: not lost.
+  walk.entry(139, 41, true, 2);
+  EXPECT_EQ(aq::describe_lost_node(first, *second, *walk.au), "");
+  // It moved between the scans (another enqueue linked it), or left: not judged.
+  AuditBuf empty;
+  second->stuck[0].enq_seq = 42;
+  EXPECT_EQ(aq::describe_lost_node(first, *second, *empty.au), "");
+  second->nr_stuck = 0;
+  EXPECT_EQ(aq::describe_lost_node(first, *second, *empty.au), "");
+  // A walk that is not whole proves nothing.
+  second->nr_stuck = 1;
+  second->stuck[0].enq_seq = 41;
+  empty.au->status = AQ_AUDIT_TRUNCATED;
+  EXPECT_EQ(aq::describe_lost_node(first, *second, *empty.au), "");
+  // On no FIFO: the wait audit's own reason says it all.
+  EXPECT_EQ(aq::describe_lost_node(stuck(139, -1, false, 0, 2, 2), *second, *walk.au), "");
+}
+
 TEST(HostStalls, AGapOfASecondInTheWindowIsNamed) {
   aq::HostStalls h;
   const auto t0 = aq::HostStalls::Clock::now();

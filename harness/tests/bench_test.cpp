@@ -10,6 +10,7 @@
 #include "bench/bench.hpp"
 #include "bench/probes.hpp"
 #include "bench/thresholds.hpp"
+#include "sched/scheduler.hpp"
 
 namespace {
 
@@ -108,6 +109,20 @@ TEST(BenchBaseline, ADropPastTheLimitFailsFromABenchOrAGateReport) {
   }
   EXPECT_THROW(load_baseline(gate, "7.3"), ThresholdsError);  // no figures for that kernel
   EXPECT_THROW(load_baseline(write_temp("x.json", R"({"schema": "aqcheck-report/1"})"), "7.2"), ThresholdsError);
+}
+
+}  // namespace
+
+namespace {
+
+// The guard for libbpf 1.4.6's stale arena-map pointer (scheduler.hpp).
+TEST(SchedulerBuilds, EveryObjectStaysWithinLibbpfsFirstMapCapacity) {
+  const auto counts = aq::scheduler_map_counts();
+  ASSERT_GE(counts.size(), 7u);
+  for (const auto& [name, n] : counts) {
+    EXPECT_GT(n, 0) << name << ": could not open its object";
+    EXPECT_LE(n, aq::kMaxBpfMaps) << name << " has " << n << " maps";
+  }
 }
 
 }  // namespace
