@@ -131,6 +131,33 @@ std::vector<Case> cases_for(Profile profile, const std::vector<std::string>& ker
   return out;
 }
 
+std::vector<std::string> command_of(const Case& c, const Placeholders& p) {
+  const auto fill = [](std::string s, const std::string& from, const std::string& to) {
+    for (std::size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
+    return s;
+  };
+  std::vector<std::string> argv;
+  bool variant_next = false;
+  for (auto a : c.argv) {
+    if (a == "{baseline-report}") {
+      if (!p.baseline_report.empty()) argv.insert(argv.end(), {"--baseline-report", p.baseline_report});
+      continue;
+    }
+    if (variant_next && !p.negative_variant.empty()) a = p.negative_variant;
+    variant_next = a == "--variant" && !c.expect.reason_prefix.empty();
+    a = fill(a, "{aqcheck}", p.aqcheck);
+    a = fill(a, "{report}", p.report);
+    a = fill(a, "{out}", p.out);
+    a = fill(a, "{source}", p.source);
+    a = fill(a, "{cache}", p.cache);
+    a = fill(a, "{thresholds}", p.thresholds);
+    a = fill(a, "{accel_single}", p.accel == "kvm" ? "kvm" : "tcg-single");
+    a = fill(a, "{accel}", p.accel);
+    argv.push_back(a);
+  }
+  return argv;
+}
+
 std::vector<Case> shard(const std::vector<Case>& cases, int i, int n) {
   std::vector<Case> out;
   for (std::size_t k = static_cast<std::size_t>(i - 1); k < cases.size(); k += static_cast<std::size_t>(n))

@@ -45,4 +45,14 @@ std::vector<Case> shard(const std::vector<Case>& cases, int i, int n);
 
 const char* profile_name(Profile p);
 
+// What a case's placeholders stand for in this run (see Case::argv).
+struct Placeholders {
+  std::string aqcheck, report, out, source, cache, accel, thresholds, baseline_report;
+  // (tests) every negative control runs this build instead of its own
+  std::string negative_variant;
+};
+
+// The case's command with every placeholder filled in.
+std::vector<std::string> command_of(const Case& c, const Placeholders& p);
+
 }  // namespace aq::gate

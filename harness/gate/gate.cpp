@@ -105,39 +105,16 @@ std::vector<std::string> errors_in(const fs::path& log) {
   return tail;
 }
 
-struct Placeholders {
-  std::string accel, cache, thresholds, baseline_report, negative_variant;
-};
-
-Outcome run_case(const Case& c, const fs::path& out_root, const Placeholders& ph) {
-  const auto& accel = ph.accel;
-  const auto& negative_variant = ph.negative_variant;
+// The run's own placeholders; the case's directory fills in the rest.
+Outcome run_case(const Case& c, const fs::path& out_root, Placeholders ph) {
   const auto dir = out_root / "cases" / replace_all(c.id, "/", "_");
   fs::create_directories(dir);
   const auto report = dir / "report.json";
   const auto log = dir / "output.log";
   fs::remove(report);
-  const std::string self = fs::read_symlink("/proc/self/exe").string();
-  const std::string source = fs::path(default_workloads_dir()).parent_path().string();
-  std::vector<std::string> argv;
-  bool variant_next = false;
-  for (auto a : c.argv) {
-    if (a == "{baseline-report}") {
-      if (!ph.baseline_report.empty()) argv.insert(argv.end(), {"--baseline-report", ph.baseline_report});
-      continue;
-    }
-    if (variant_next && !negative_variant.empty()) a = negative_variant;
-    variant_next = a == "--variant" && !c.expect.reason_prefix.empty();
-    a = replace_all(a, "{aqcheck}", self);
-    a = replace_all(a, "{report}", report.string());
-    a = replace_all(a, "{out}", dir.string());
-    a = replace_all(a, "{source}", source);
-    a = replace_all(a, "{cache}", ph.cache);
-    a = replace_all(a, "{thresholds}", ph.thresholds.empty() ? source + "/ci/gate-thresholds.json" : ph.thresholds);
-    a = replace_all(a, "{accel_single}", accel == "kvm" ? "kvm" : "tcg-single");
-    a = replace_all(a, "{accel}", accel);
-    argv.push_back(a);
-  }
+  ph.report = report.string();
+  ph.out = dir.string();
+  const auto argv = command_of(c, ph);
   Outcome o{c.id, c.section, c.kernel, c.what, "FAIL", -1, 0, {}, c.expect.reason_prefix, c.blind_spot, "",
             shell_join(argv), report.string(), log.string()};
   const auto t0 = Clock::now();
@@ -241,9 +218,15 @@ int gate_command(const Options& o) {
       fmt::print(stderr, "aqcheck: error: gate: cannot read {}\n", f);
       return exit_code::usage;
     }
-  const Placeholders placeholders{accel, o.cache_dir, o.thresholds.empty() ? "" : fs::absolute(o.thresholds).string(),
-                                  o.baseline_report.empty() ? "" : fs::absolute(o.baseline_report).string(),
-                                  o.negative_variant};
+  Placeholders placeholders;
+  placeholders.aqcheck = fs::read_symlink("/proc/self/exe").string();
+  placeholders.source = fs::path(default_workloads_dir()).parent_path().string();
+  placeholders.cache = o.cache_dir;
+  placeholders.accel = accel;
+  placeholders.thresholds =
+      o.thresholds.empty() ? placeholders.source + "/ci/gate-thresholds.json" : fs::absolute(o.thresholds).string();
+  placeholders.baseline_report = o.baseline_report.empty() ? "" : fs::absolute(o.baseline_report).string();
+  placeholders.negative_variant = o.negative_variant;
   install_signal_handlers();
   const fs::path out = fs::absolute(o.out_dir);
   fs::create_directories(out);

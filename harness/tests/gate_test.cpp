@@ -1,7 +1,9 @@
 // The gate's cases as data, its shards, and its report: merge and compare.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
+#include <stdexcept>
 
 #include "gate/cases.hpp"
 #include "gate/report.hpp"
@@ -57,6 +59,39 @@ TEST(GateCases, ReleaseHasWhatTheIssueAsksSmokeIsSmall) {
   ASSERT_EQ(smoke.size(), 2u);
   EXPECT_EQ(smoke[0].id, "7.2/negative/lazy-removal-affinity-churn");
   EXPECT_EQ(smoke[1].id, "7.2/workload/cpu-baseline");
+}
+
+const aq::gate::Case& find_case(const std::vector<aq::gate::Case>& cases, const std::string& id) {
+  const auto it = std::find_if(cases.begin(), cases.end(), [&](const auto& c) { return c.id == id; });
+  if (it == cases.end()) throw std::runtime_error("no case " + id);
+  return *it;
+}
+
+TEST(GateCommands, PlaceholdersAreFilledAndTheBaselineIsPassedOnlyWhenGiven) {
+  const auto release = aq::gate::cases_for(Profile::release, {"7.2"}, kWorkloads);
+  aq::gate::Placeholders p{"/bin/aqcheck", "/o/r.json", "/o", "/src", "/cache", "tcg", "/src/ci/gate-thresholds.json",
+                           "", ""};
+  const auto& perf = find_case(release, "7.2/performance");
+  auto argv = aq::gate::command_of(perf, p);
+  const auto has = [&](const std::vector<std::string>& a, const std::string& s) {
+    return std::find(a.begin(), a.end(), s) != a.end();
+  };
+  EXPECT_EQ(argv.front(), "/bin/aqcheck");
+  EXPECT_TRUE(has(argv, "bench") && has(argv, "/src/ci/gate-thresholds.json") && has(argv, "/o/r.json"));
+  EXPECT_FALSE(has(argv, "--baseline-report") || has(argv, "{baseline-report}"));
+  p.baseline_report = "/old/gate.json";
+  argv = aq::gate::command_of(perf, p);
+  const auto at = std::find(argv.begin(), argv.end(), "--baseline-report");
+  ASSERT_NE(at, argv.end());
+  EXPECT_EQ(*(at + 1), "/old/gate.json");
+  for (const auto& a : argv) EXPECT_EQ(a.find('{'), std::string::npos) << a;
+
+  // A negative control runs the build it is given (the gate's own test), others keep theirs.
+  p.negative_variant = "normal";
+  argv = aq::gate::command_of(find_case(release, "7.2/negative/lost-task"), p);
+  EXPECT_EQ(*(std::find(argv.begin(), argv.end(), "--variant") + 1), "normal");
+  argv = aq::gate::command_of(find_case(release, "7.2/cycles"), p);
+  EXPECT_TRUE(has(argv, "tcg-single"));
 }
 
 aq::gate::Report shard_report(const std::string& kernel, const std::string& shard,
