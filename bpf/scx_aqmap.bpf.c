@@ -91,6 +91,7 @@ struct {
 struct task_ctx_stor_val {
 	struct task_ctx __arena *taskc;
 	u64 exec_seen;		/* p->se.sum_exec_runtime when it last queued */
+	bool sleeper;		/* it last queued on waking after a brief run */
 };
 
 struct {
@@ -270,20 +271,22 @@ static void kick_if_not_allowed(struct task_struct *p, s32 cpu)
 }
 
 /*
- * Wakeup preemption: has @p run less than wake_preempt_ns since it last
- * queued?  Moves the mark, so call it once per enqueue (or direct dispatch).
+ * Wakeup preemption: @p queues (or is dispatched straight to an idle CPU);
+ * did it wake (@woke) after running less than wake_preempt_ns since it last
+ * queued?  Such a task sleeps often, and may jump the FIFOs.  Kept as
+ * sleeper, which also tells a wakee whether what runs on its CPU is a hog.
  */
-static bool ran_briefly(struct task_struct *p)
+static bool note_queued(struct task_struct *p, bool woke)
 {
 	struct task_ctx_stor_val *v;
-	u64 exec = p->se.sum_exec_runtime, ran;
+	u64 exec = p->se.sum_exec_runtime;
 
 	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
 	if (!v)
 		return false;
-	ran = exec - v->exec_seen;
+	v->sleeper = woke && exec - v->exec_seen < wake_preempt_ns;
 	v->exec_seen = exec;
-	return ran < wake_preempt_ns;
+	return v->sleeper;
 }
 
 s32 BPF_STRUCT_OPS(aqmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -294,7 +297,7 @@ s32 BPF_STRUCT_OPS(aqmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
 		if (wake_preempt_ns)
-			ran_briefly(p);
+			note_queued(p, true);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
 		stat_inc(nr_direct);
 	}
@@ -376,14 +379,16 @@ static bool wake_jumps_queue(struct task_struct *p, u64 enq_flags)
 
 	if (!wake_preempt_ns)
 		return false;
-	return ran_briefly(p) && woke && overdue_fifo() < 0;
+	return note_queued(p, woke) && overdue_fifo() < 0;
 }
 
 /*
- * Part two: does it preempt what runs there?  Only a task that has run
- * wake_preempt_ns since it last queued (a CPU hog).  Preempting the waker
- * itself, about to sleep, would send it to a FIFO tail behind the hogs, and a
- * pipe ping-pong would then wait out their slices at every turn.
+ * Part two: does it preempt what runs there?  Only a task that last queued
+ * other than as a sleeper: preempted or out of slice, a CPU hog.  Preempting
+ * a waker, about to sleep, would send it to a FIFO tail behind the hogs (a
+ * pipe ping-pong then waits out their slices at every turn).  And "ran
+ * wake_preempt_ns since it queued" will not do: a hog preempted by a 1 ms
+ * timer wakee never runs that long again before the next wakeup.
  */
 static bool cpu_runs_hog(s32 cpu)
 {
@@ -394,7 +399,7 @@ static bool cpu_runs_hog(s32 cpu)
 	if (!curr || !curr->pid)
 		return false;
 	v = bpf_task_storage_get(&task_ctx_stor, curr, NULL, 0);
-	return v && curr->se.sum_exec_runtime - v->exec_seen >= wake_preempt_ns;
+	return v && !v->sleeper;
 }
 
 /* Test knob: every enqueue busy-waits enqueue_delay_ns (a slowed build). */
