@@ -76,6 +76,7 @@ struct FuzzSpec {
   std::uint64_t slice_us = 0;               // 0: the scheduler's default
   std::uint32_t dsp_batch = 0;              // 0: one task per dispatch
   bool highpri_boosting = false;
+  std::uint64_t wake_preempt_us = 0;        // 0: no wakeup preemption
   bool operator==(const FuzzSpec&) const = default;
 };
 
@@ -88,6 +89,7 @@ struct SpecLimits {
   static constexpr std::uint32_t max_fail_lock_every = 1000000;
   static constexpr std::uint64_t max_slice_us = 10'000'000;
   static constexpr std::uint32_t max_dsp_batch = 1024;
+  static constexpr std::uint64_t max_wake_preempt_us = 100000;
   static constexpr std::size_t max_stressors = 16;
 };
 
