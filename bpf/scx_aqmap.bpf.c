@@ -43,8 +43,8 @@
  * sleeps often: a pipe partner, a waiting parent, a new child) does not queue
  * behind CPU hogs' 20 ms slices.  It goes straight to its CPU's local DSQ
  * with a slice of wake_preempt_ns, and preempts what runs there if that is a
- * hog (it ran wake_preempt_ns since it queued), which goes back to its FIFO's
- * tail.  Never while a FIFO head is overdue: the starvation bound stands.
+ * hog (it last queued other than as such a wakee), which goes back to its
+ * FIFO's tail.  Never while a FIFO head is overdue: the starvation bound stands.
  *
  * Built with -DAQMAP_QUEUE_MAP the FIFOs are five BPF_MAP_TYPE_QUEUE maps of
  * pids, as scx_qmap had before arena lists: dequeue does nothing, and
