@@ -14,6 +14,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/proc_files.hpp"
+#include "common/process.hpp"
 #include "common/text.hpp"
 #include "report/report.hpp"
 #include "run/run.hpp"
@@ -28,16 +29,7 @@ using Clock = std::chrono::steady_clock;
 
 bool on_path(const std::string& program) {
   if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
-  const std::string p = path ? path : "/usr/bin:/bin";
-  for (std::size_t at = 0; at <= p.size();) {
-    const auto colon = p.find(':', at);
-    const auto dir = p.substr(at, colon == std::string::npos ? std::string::npos : colon - at);
-    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
-    if (colon == std::string::npos) break;
-    at = colon + 1;
-  }
-  return false;
+  return !find_program(program).empty();
 }
 
 SchedOptions sched_options(const Options& o, const std::string& variant, std::uint64_t wake_preempt_us, bool time_ops) {

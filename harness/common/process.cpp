@@ -10,11 +10,25 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
 
 namespace aq {
+
+std::filesystem::path find_program(std::string_view name) {
+  namespace fs = std::filesystem;
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    const auto colon = dirs.find(':');
+    const fs::path candidate = fs::path(dirs.substr(0, colon)) / name;
+    if (::access(candidate.c_str(), X_OK) == 0 && fs::is_regular_file(candidate)) return candidate;
+    if (colon == std::string_view::npos) return {};
+    dirs.remove_prefix(colon + 1);
+  }
+}
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& o) {
   using Clock = std::chrono::steady_clock;

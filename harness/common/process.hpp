@@ -3,8 +3,10 @@
 // runner) and the benchmark (hackbench, cyclictest) share.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace aq {
@@ -26,6 +28,9 @@ struct ProcessResult {
   int exit = -1;                  // exit code, 128+signal; -1 at the timeout, -2 when stopped
   double wall_s = 0;
 };
+
+// The first executable regular file `name` on $PATH, or an empty path.
+std::filesystem::path find_program(std::string_view name);
 
 // Runs argv (PATH lookup) in a process group of its own, stdin from /dev/null,
 // so a timeout takes the child's own children (qemu, stressors) along.

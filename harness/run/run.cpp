@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <sched.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

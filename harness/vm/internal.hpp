@@ -2,6 +2,8 @@
 // type, the guest's fixed names, and small host-side helpers.
 #pragma once
 
+#include "common/process.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -36,7 +38,7 @@ std::string base64_encode(std::string_view data);
 // Decodes base64, ignoring whitespace; nullopt on any other stray character.
 std::optional<std::string> base64_decode(std::string_view text);
 std::uint64_t fnv1a(std::string_view data, std::uint64_t hash = 0xcbf29ce484222325ULL);
-fs::path find_program(std::string_view name);
+using aq::find_program;  // common/process.hpp
 // Runs argv and returns its stdout; stderr is discarded.
 std::string capture_output(const std::vector<std::string>& argv, int& status);
 
