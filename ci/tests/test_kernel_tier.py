@@ -46,6 +46,13 @@ MUTANT_REASON = {"mutant-unlink-no-prev": "corrupted list: FIFO ",
 LOST = Scenario("lost-task", "lost-task build: the enqueue fallback puts the task nowhere",
                 ("--workload", "cpu-baseline", "--variant", "lost-task", "--fail-lock-every", "7", *AUDIT),
                 expect_rc=FAIL)
+# The starvation guard off (--starve-ms 60000): under affinity churn FIFO 0
+# gets 1 dispatch slot in 31 while its tasks are re-enqueued at its tail, so
+# its head starves. The wait audit's bound must see it: proof that the guard
+# is what keeps affinity-churn's FIFO-head waits short.
+STARVE = Scenario("starvation-guard-off", "affinity-churn with the starvation guard off",
+                  ("--workload", "affinity-churn", "--starve-ms", "60000", "--duration", "40", *AUDIT),
+                  expect_rc=FAIL)
 HIGHPRI = Scenario("highpri", "high-priority boosting while the harness renices tasks down to nice -20",
                    ("--workload", "nice-churn", "--highpri-boosting", *AUDIT))
 SIGKILL = Scenario("sigkill", "SIGKILL of aqcheck mid-run returns sched_ext to disabled within 1 s",
@@ -137,6 +144,16 @@ def test_lost_task_is_named_before_the_kernel_watchdog():
     assert c["exit"]["kind_name"] == "unregistered from user space", c["failures"]
     assert c["waits"]["stuck_tasks"] >= 1
     assert "aqcheck: sched_ext dump (SysRq-D" in r.console
+
+
+def test_starvation_without_the_guard_is_caught_by_the_wait_bound():
+    r = run_scenario(STARVE)
+    assert r.rc == FAIL, r.explain()
+    c = r.case("affinity-churn")
+    stuck = [f for f in c["failures"] if f.startswith("stuck task: pid ")]
+    assert any(", on FIFO " in f for f in stuck), c["failures"]
+    assert c["counters"]["nr_aged_dispatch"] == 0 and c["counters"]["nr_overdue_requeue"] == 0, c["counters"]
+    assert c["exit"]["kind_name"] == "unregistered from user space", c["failures"]
 
 
 def test_highpri_boosting_schedules_boosted_tasks():

@@ -51,6 +51,11 @@ const std::vector<NegativeControl>& negative_controls() {
        "a task context leaked by the arena slab (the slab check after detach)", false},
       {"lost-task", "lost-task", "cpu-baseline", {"--fail-lock-every", "7"}, "lost task: pid ",
        "a task the scheduler holds on no FIFO and no DSQ (the wait audit)", false},
+      // Not a broken build: the starvation guard turned off.  FIFO 0 then
+      // starves under affinity churn, which the wait audit's bound must see.
+      {"starvation-guard-off", "normal", "affinity-churn", {"--starve-ms", "60000", "--duration", "40"},
+       "stuck task: pid ", "a FIFO head that waits while churned tasks are re-enqueued ahead of it (the wait bound)",
+       false},
   };
   return table;
 }
@@ -71,8 +76,9 @@ void add_kernel_cases(std::vector<Case>& out, Profile profile, const std::string
     if (!release && !n.smoke) continue;
     std::vector<std::string> args{"--workload", n.workload, "--variant", n.variant};
     args.insert(args.end(), n.extra.begin(), n.extra.end());
-    out.push_back({k + "/negative/" + n.name, "negative control", k,
-                   std::string(n.variant) + " build under " + n.workload + " must FAIL: " + n.reason_prefix + "...",
+    std::string what = std::string(n.variant) + " build under " + n.workload;
+    for (const auto& e : n.extra) what += " " + e;
+    out.push_back({k + "/negative/" + n.name, "negative control", k, what + " must FAIL: " + n.reason_prefix + "...",
                    run(k, args), {1, n.reason_prefix}, n.blind_spot, 900});
   }
   if (!release) return;
