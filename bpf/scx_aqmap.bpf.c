@@ -119,6 +119,16 @@ __hidden struct bpf_res_spin_lock qa_q_lock4 SEC(".data.qa_q_lock4");
 #endif
 __hidden struct bpf_res_spin_lock qa_slab_lock SEC(".data.qa_slab_lock");
 
+#ifdef AQMAP_MAP_BUDGET_OVER
+/* Three maps more, for the unit test that proves the map-count guard can fail. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} budget_over0 SEC(".maps"), budget_over1 SEC(".maps"), budget_over2 SEC(".maps");
+#endif
+
 static struct bpf_res_spin_lock *qmap_fifo_lock(s32 idx)
 {
 #ifdef AQMAP_QUEUE_MAP
@@ -498,9 +508,13 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	/* Next on its CPU; a hog running there goes back to its FIFO's tail. */
+	/*
+	 * Next on its CPU; a hog running there goes back to its FIFO's tail.
+	 * Not for a new task: what runs there is most often its parent, between
+	 * fork() and wait(), and would lose its turn to its own child.
+	 */
 	if (wake_jumps_queue(p, enq_flags)) {
-		if (cpu_runs_hog(scx_bpf_task_cpu(p))) {
+		if ((enq_flags & SCX_ENQ_WAKEUP) && cpu_runs_hog(scx_bpf_task_cpu(p))) {
 			stat_inc(nr_wake_preempt);
 			enq_flags |= SCX_ENQ_PREEMPT;
 		} else {

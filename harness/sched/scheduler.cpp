@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "sched/skeleton_maps.hpp"
 #include "scx_aqmap.skel.h"
 #include "scx_aqmap_lazy.skel.h"
 #include "scx_aqmap_lost.skel.h"
@@ -113,18 +114,6 @@ std::unique_ptr<Scheduler> make(const SchedOptions& o) {
   return std::make_unique<SkelScheduler<Skel>>(o);
 }
 
-// Opened, never loaded: works on any kernel.
-template <typename Skel>
-int map_count() {
-  Skel* skel = Skel::open();
-  if (!skel) return -1;
-  int n = 0;
-  bpf_map* m;
-  bpf_object__for_each_map(m, skel->obj) n++;
-  Skel::destroy(skel);
-  return n;
-}
-
 struct Variant {
   const char* name;
   std::unique_ptr<Scheduler> (*make)(const SchedOptions&);
@@ -133,7 +122,7 @@ struct Variant {
 
 template <typename Skel>
 constexpr Variant variant(const char* name) {
-  return {name, make<Skel>, map_count<Skel>};
+  return {name, make<Skel>, skeleton_map_count<Skel>};
 }
 
 const std::vector<Variant> kVariants{

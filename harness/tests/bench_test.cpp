@@ -11,6 +11,8 @@
 #include "bench/probes.hpp"
 #include "bench/thresholds.hpp"
 #include "sched/scheduler.hpp"
+#include "sched/skeleton_maps.hpp"
+#include "scx_aqmap_overmaps.skel.h"
 
 namespace {
 
@@ -123,6 +125,14 @@ TEST(SchedulerBuilds, EveryObjectStaysWithinLibbpfsFirstMapCapacity) {
     EXPECT_GT(n, 0) << name << ": could not open its object";
     EXPECT_LE(n, aq::kMaxBpfMaps) << name << " has " << n << " maps";
   }
+}
+
+// The guard can fail: a build with three maps more than scx_aqmap is over it.
+TEST(SchedulerBuilds, ABuildOverTheMapBudgetIsSeen) {
+  const int normal = aq::skeleton_map_count<scx_aqmap_overmaps>() - 3;
+  EXPECT_GT(aq::skeleton_map_count<scx_aqmap_overmaps>(), aq::kMaxBpfMaps);
+  const auto counts = aq::scheduler_map_counts();
+  EXPECT_EQ(counts.front(), (std::pair<std::string, int>{"normal", normal}));
 }
 
 }  // namespace
