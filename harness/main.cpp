@@ -18,6 +18,7 @@
 
 #include "bench/bench.hpp"
 #include "common/exit_codes.hpp"
+#include "common/proc_files.hpp"
 #include "conformance/selftests.hpp"
 #include "fuzz/fuzz.hpp"
 #include "gate/gate.hpp"
@@ -333,21 +334,19 @@ static int run_main(int argc, char** argv) {
     if (vm_opts.subcommand == "bench") {
       aq::bench::Options bo;
       if (!parse_guest_args(guest_args, add_bench_options, bo)) return aq::exit_code::usage;
-      for (const auto& f : {bo.thresholds, bo.baseline_report})
-        if (!f.empty() && ::access(f.c_str(), R_OK) != 0) {
-          fmt::print(stderr, "aqcheck: error: bench: cannot read {}\n", f);
-          return aq::exit_code::usage;
-        }
+      if (const auto f = aq::first_unreadable({bo.thresholds, bo.baseline_report}); !f.empty()) {
+        fmt::print(stderr, "aqcheck: error: bench: cannot read {}\n", f);
+        return aq::exit_code::usage;
+      }
       return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
     }
     if (vm_opts.subcommand == "selftests") {
       aq::SelftestOptions so;
       if (!parse_guest_args(guest_args, add_selftest_options, so)) return aq::exit_code::usage;
-      for (const auto& f : {so.runner, so.tests_file})
-        if (!f.empty() && ::access(f.c_str(), R_OK) != 0) {
-          fmt::print(stderr, "aqcheck: error: selftests: no such file {} (build it: ci/selftests.sh --kernel SERIES)\n", f);
-          return aq::exit_code::usage;
-        }
+      if (const auto f = aq::first_unreadable({so.runner, so.tests_file}); !f.empty()) {
+        fmt::print(stderr, "aqcheck: error: selftests: no such file {} (build it: ci/selftests.sh --kernel SERIES)\n", f);
+        return aq::exit_code::usage;
+      }
       return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
     }
     if (vm_opts.subcommand == "fuzz") {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -16,6 +17,15 @@ inline std::optional<std::string> slurp(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The first of @paths that is given but cannot be read, or "": the options
+// that name input files are checked before anything runs (a bad one is one
+// error line and exit_code::usage, no half report).
+inline std::string first_unreadable(std::initializer_list<std::string> paths) {
+  for (const auto& p : paths)
+    if (!p.empty() && !std::ifstream(p)) return p;
+  return {};
 }
 
 // The running kernel's release (uname -r), for reports and rerun commands.

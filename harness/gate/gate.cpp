@@ -213,11 +213,10 @@ int gate_command(const Options& o) {
     return exit_code::pass;
   }
   const std::string accel = resolve_accel(o.accel);
-  for (const auto& f : {o.thresholds, o.baseline_report})
-    if (!f.empty() && ::access(f.c_str(), R_OK) != 0) {
-      fmt::print(stderr, "aqcheck: error: gate: cannot read {}\n", f);
-      return exit_code::usage;
-    }
+  if (const auto f = first_unreadable({o.thresholds, o.baseline_report}); !f.empty()) {
+    fmt::print(stderr, "aqcheck: error: gate: cannot read {}\n", f);
+    return exit_code::usage;
+  }
   Placeholders placeholders;
   placeholders.aqcheck = fs::read_symlink("/proc/self/exe").string();
   placeholders.source = fs::path(default_workloads_dir()).parent_path().string();
