@@ -43,8 +43,11 @@
  * sleeps often: a pipe partner, a waiting parent, a new child) does not queue
  * behind CPU hogs' 20 ms slices.  It goes straight to its CPU's local DSQ
  * with a slice of wake_preempt_ns, and preempts what runs there if that is a
- * hog (it last queued other than as such a wakee), which goes back to its
- * FIFO's tail.  Never while a FIFO head is overdue: the starvation bound stands.
+ * hog (it last queued other than as such a wakee) that has had the CPU for
+ * wake_preempt_ns; the hog goes back to its FIFO's tail.  A new task never
+ * preempts (it would preempt its own parent).  No wakee jumps while a FIFO
+ * head has waited a slice, so sleepers and FIFO tasks take turns; and the
+ * starvation bound stands.
  *
  * Built with -DAQMAP_QUEUE_MAP the FIFOs are five BPF_MAP_TYPE_QUEUE maps of
  * pids, as scx_qmap had before arena lists: dequeue does nothing, and
@@ -91,6 +94,7 @@ struct {
 struct task_ctx_stor_val {
 	struct task_ctx __arena *taskc;
 	u64 exec_seen;		/* p->se.sum_exec_runtime when it last queued */
+	u64 run_at;		/* when it last got a CPU (ops.running) */
 	bool sleeper;		/* it last queued on waking after a brief run */
 };
 
@@ -355,16 +359,19 @@ static bool overdue(struct task_ctx __arena *taskc)
 }
 
 /*
- * The FIFO whose head has waited longest past starve_ms, or -1.  An unlocked
+ * The FIFO whose head has waited longest past @age_ns, or -1.  An unlocked
  * peek that only picks a FIFO: a head popped meanwhile costs one pop.
  */
-static s32 overdue_fifo(void)
+static s32 fifo_waiting_past(u64 age_ns)
 {
-	u64 oldest = bpf_ktime_get_ns() - starve_ms * NSEC_PER_MSEC;
+	u64 now = bpf_ktime_get_ns(), oldest = now - age_ns;
 	struct task_ctx __arena *head;
 	s32 i, pick = -1;
 	u64 ready;
 
+	/* Nothing has waited longer than the uptime (and now - age would wrap). */
+	if (now < age_ns)
+		return -1;
 	bpf_for(i, 0, QMAP_NR_FIFOS) {
 		head = READ_ONCE(qa.fifos[i].head);
 		if (!head)
@@ -378,10 +385,19 @@ static s32 overdue_fifo(void)
 	return pick;
 }
 
+/* The FIFO whose head has waited longest past starve_ms, or -1. */
+static s32 overdue_fifo(void)
+{
+	return fifo_waiting_past(starve_ms * NSEC_PER_MSEC);
+}
+
 /*
  * Wakeup preemption, part one: does @p, being enqueued with @enq_flags, skip
  * the FIFOs for its CPU's local DSQ?  A wakee or a new task (it never ran)
- * that ran briefly, unless a FIFO head is overdue.
+ * that ran briefly, unless a FIFO head has waited a slice already.  Wakees
+ * that jump never reach ops.dispatch: a pipe pair ping-ponging through its
+ * CPU's local DSQ kept every FIFO task off that CPU until the starvation
+ * guard's starve_ms (cpu 0.30x EEVDF, fork 0.08x, when that was the bound).
  */
 static bool wake_jumps_queue(struct task_struct *p, u64 enq_flags)
 {
@@ -389,16 +405,18 @@ static bool wake_jumps_queue(struct task_struct *p, u64 enq_flags)
 
 	if (!wake_preempt_ns)
 		return false;
-	return note_queued(p, woke) && overdue_fifo() < 0;
+	return note_queued(p, woke) && fifo_waiting_past(slice_ns) < 0;
 }
 
 /*
  * Part two: does it preempt what runs there?  Only a task that last queued
  * other than as a sleeper: preempted or out of slice, a CPU hog.  Preempting
  * a waker, about to sleep, would send it to a FIFO tail behind the hogs (a
- * pipe ping-pong then waits out their slices at every turn).  And "ran
- * wake_preempt_ns since it queued" will not do: a hog preempted by a 1 ms
- * timer wakee never runs that long again before the next wakeup.
+ * pipe ping-pong then waits out their slices at every turn).  And only
+ * once it has had the CPU for wake_preempt_ns, as long as the wakee's own
+ * slice: a hog preempted as soon as it got the CPU went back to its FIFO's
+ * tail again and again (cpu 0.34x EEVDF).  Wall time since ops.running, as
+ * a running task's sum_exec_runtime is brought up to date only at ticks.
  */
 static bool cpu_runs_hog(s32 cpu)
 {
@@ -409,7 +427,7 @@ static bool cpu_runs_hog(s32 cpu)
 	if (!curr || !curr->pid)
 		return false;
 	v = bpf_task_storage_get(&task_ctx_stor, curr, NULL, 0);
-	return v && !v->sleeper;
+	return v && !v->sleeper && bpf_ktime_get_ns() - v->run_at >= wake_preempt_ns;
 }
 
 /* Test knob: every enqueue busy-waits enqueue_delay_ns (a slowed build). */
@@ -565,6 +583,18 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 	stat_inc(nr_enqueued);
 	kick_task_cpu(p);
+}
+
+/* Wakeup preemption: when @p got its CPU, to give it a turn before it is preempted. */
+void BPF_STRUCT_OPS(aqmap_running, struct task_struct *p)
+{
+	struct task_ctx_stor_val *v;
+
+	if (!wake_preempt_ns)
+		return;
+	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
+	if (v)
+		v->run_at = bpf_ktime_get_ns();
 }
 
 void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
@@ -1117,6 +1147,7 @@ struct sched_ext_ops aqmap_ops = {
 	.enqueue		= (void *)aqmap_enqueue,
 	.dequeue		= (void *)aqmap_dequeue,
 	.dispatch		= (void *)aqmap_dispatch,
+	.running		= (void *)aqmap_running,
 	.init_task		= (void *)aqmap_init_task,
 	.exit_task		= (void *)aqmap_exit_task,
 	.cpu_online		= (void *)aqmap_cpu_online,
