@@ -153,7 +153,7 @@ struct qmap_arena {
 	struct aq_exit_info exit;
 	u64 max_fifo_wait_ns;			/* longest wait of a task popped from a FIFO */
 	s32 max_fifo_wait_fifo;			/* ... and its FIFO */
-	u32 pad;
+	s32 max_fifo_wait_pid;			/* ... and its pid (a racy max: may not match) */
 	struct aq_op_costs op_costs;
 	struct aq_wait_audit waits;
 	struct aq_audit audit;

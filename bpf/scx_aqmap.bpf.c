@@ -622,14 +622,19 @@ void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
 	}
 }
 
-/* The longest wait of a task dispatched from a FIFO, for the report. */
-static void note_fifo_wait(struct task_ctx __arena *taskc, s32 fifo)
+/*
+ * The longest wait of a task dispatched from a FIFO: for the report, and for
+ * aqcheck's wait bound, which a task that was dispatched between two wait
+ * audits would otherwise pass unseen.
+ */
+static void note_fifo_wait(struct task_ctx __arena *taskc, s32 fifo, s32 pid)
 {
 	u64 wait = bpf_ktime_get_ns() - taskc->ready_at;
 
 	if (taskc->ready_at && (s64)wait > 0 && wait > qa.max_fifo_wait_ns) {
 		qa.max_fifo_wait_ns = wait;	/* racy max: a statistic */
 		qa.max_fifo_wait_fifo = fifo;
+		qa.max_fifo_wait_pid = pid;
 	}
 }
 
@@ -690,7 +695,7 @@ static enum pop_result fifo_pop_dispatch(s32 idx, s32 cpu)
 		return POP_SKIPPED;
 	ok = dispatch_task(p, taskc->ops_qseq, cpu);
 	if (ok)
-		note_fifo_wait(taskc, idx);
+		note_fifo_wait(taskc, idx, p->pid);
 #endif
 	bpf_task_release(p);
 	return ok ? POP_DISPATCHED : POP_SKIPPED;

@@ -81,6 +81,14 @@ std::string dsq_name(const aq_stuck_task& t) {
 
 }  // namespace
 
+std::string describe_fifo_wait(std::uint64_t wait_ns, int fifo, int pid, const std::string& comm,
+                               std::uint64_t bound_ms) {
+  const std::uint64_t wait_ms = wait_ns / 1'000'000;
+  if (wait_ms < bound_ms) return {};
+  return fmt::format("stuck task: pid {} ({}) waited {} ms for a CPU (bound {} ms), on FIFO {} until its dispatch", pid,
+                     comm.empty() ? "?" : comm, wait_ms, bound_ms, fifo);
+}
+
 std::string describe_stuck_task(const aq_stuck_task& t, std::uint64_t bound_ms) {
   const std::string comm(t.comm, strnlen(t.comm, sizeof t.comm));
   const bool queued = t.ops_state == kOpssQueued;

@@ -48,6 +48,13 @@ class StaleTracker {
 // custody) on no FIFO and no DSQ.
 std::string describe_stuck_task(const aq_stuck_task& t, std::uint64_t bound_ms);
 
+// The same for a task that waited past bound_ms on FIFO `fifo` and was then
+// dispatched between two wait scans (the scheduler's own measure, taken at
+// dispatch): "stuck task: ... on FIFO k until its dispatch".  "" while the
+// longest such wait is within the bound.
+std::string describe_fifo_wait(std::uint64_t wait_ns, int fifo, int pid, const std::string& comm,
+                               std::uint64_t bound_ms);
+
 // A node lost from its list: the wait audit found `first` stuck "on FIFO k",
 // a structural audit then walked FIFO k under its lock (`between`), and a
 // second wait audit (`second`) still found the task linked on FIFO k by the

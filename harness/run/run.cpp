@@ -23,6 +23,7 @@
 #include "common/exit_codes.hpp"
 #include "common/kmsg.hpp"
 #include "common/proc_files.hpp"
+#include "common/text.hpp"
 #include "report/report.hpp"
 #include "sched/stats.hpp"
 #include "run/stress.hpp"
@@ -169,7 +170,7 @@ class Attachment {
     const aq_wait_audit& wa = arena().waits;
     r_.wait_audits++;
     r_.max_task_wait_ms = std::max<std::uint64_t>(r_.max_task_wait_ms, wa.max_wait_ms);
-    if (!wa.nr_stuck) return false;
+    if (!wa.nr_stuck) return fifo_wait_past_bound(now, bound_ms, host);
     const auto window_start = now - milliseconds(wa.max_wait_ms);
     const std::string host_note = host.during(window_start, now);
     const std::uint32_t listed = std::min<std::uint32_t>(wa.nr_stuck, AQ_AUDIT_MAX_STUCK);
@@ -186,6 +187,21 @@ class Attachment {
   std::uint64_t stale_entries() const { return stale_.stale_entries(); }
 
  private:
+  // A task can wait past the bound on a FIFO and be dispatched between two
+  // wait scans: after a host stall, the FIFOs drain before the scan runs.
+  // The scheduler measures every FIFO wait at dispatch; past the bound, that
+  // is the same FAIL.
+  bool fifo_wait_past_bound(Clock::time_point now, std::uint64_t bound_ms, const HostStalls& host) {
+    const qmap_arena& qa = arena();
+    const int pid = qa.max_fifo_wait_pid;
+    const std::string comm(trim(slurp(fmt::format("/proc/{}/comm", pid)).value_or("")));
+    const std::string why = describe_fifo_wait(qa.max_fifo_wait_ns, qa.max_fifo_wait_fifo, pid, comm, bound_ms);
+    if (why.empty()) return false;
+    add_failure(r_, why + host.during(now - milliseconds(qa.max_fifo_wait_ns / 1'000'000), now));
+    r_.stuck_tasks++;
+    return true;
+  }
+
   // Stuck tasks "on FIFO k": is each really on it?  A walk of the lists, then
   // a second wait scan (describe_lost_node, audit.hpp).
   void check_lost_nodes(const aq_wait_audit& wa, Clock::time_point now) {

@@ -145,6 +145,15 @@ TEST(StuckTask, QueuedInCustodyOnNothingIsLost) {
 // The mutant-unlink-no-prev build once lost aqcheck's own thread from FIFO 2
 // right after attach: its context said FIFO 2, the FIFO was empty and
 // consistent, and only the wait audit saw it.
+TEST(StuckTask, AFifoWaitPastTheBoundSeenOnlyAtDispatchIsStuck) {
+  EXPECT_EQ(aq::describe_fifo_wait(3'999'999'999ULL, 2, 139, "stress-ng-cpu", 4000), "");
+  EXPECT_EQ(aq::describe_fifo_wait(8'076'329'873ULL, 2, 139, "stress-ng-cpu", 4000),
+            "stuck task: pid 139 (stress-ng-cpu) waited 8076 ms for a CPU (bound 4000 ms), on FIFO 2 until its "
+            "dispatch");
+  // The task may be gone by the time aqcheck reads its name.
+  EXPECT_EQ(aq::describe_fifo_wait(5'000'000'000ULL, 0, 7, "", 4000).find("pid 7 (?)"), 12u);
+}
+
 TEST(LostNode, LinkedByTheSameEnqueueInTwoScansYetNotMetByTheWalk) {
   auto first = stuck(139, 2, false, 0, 2, 2);
   first.enq_seq = 41;
