@@ -193,6 +193,7 @@ class Attachment {
   // is the same FAIL.
   bool fifo_wait_past_bound(Clock::time_point now, std::uint64_t bound_ms, const HostStalls& host) {
     const qmap_arena& qa = arena();
+    if (qa.max_fifo_wait_ns / 1'000'000 < bound_ms) return false;  // no /proc read per audit
     const int pid = qa.max_fifo_wait_pid;
     const std::string comm(trim(slurp(fmt::format("/proc/{}/comm", pid)).value_or("")));
     const std::string why = describe_fifo_wait(qa.max_fifo_wait_ns, qa.max_fifo_wait_fifo, pid, comm, bound_ms);
