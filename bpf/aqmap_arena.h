@@ -40,6 +40,7 @@ struct aq_stats {
 	u64 nr_overdue_requeue;		/* ... already waiting past starve_ms: sent to the shared DSQ */
 	u64 nr_wake_preempt;		/* wakees that preempted a hog on their CPU (wake_preempt_ns) */
 	u64 nr_wake_local;		/* ... that went next on their CPU, not preempting */
+	u64 nr_tick_preempt;		/* hogs whose turn a tick ended, as a wakee waited behind them */
 };
 
 /*

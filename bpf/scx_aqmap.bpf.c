@@ -38,16 +38,18 @@
  * the time it takes to dispatch the overdue tasks ahead of it (README,
  * "Starvation bound").
  *
- * Wakeup preemption (wake_preempt_ns, off when 0): a task that wakes up
- * after running less than wake_preempt_ns since it last queued (a task that
- * sleeps often: a pipe partner, a waiting parent, a new child) does not queue
- * behind CPU hogs' 20 ms slices.  It goes straight to its CPU's local DSQ
- * with a slice of wake_preempt_ns, and preempts what runs there if that is a
- * hog (it last queued other than as such a wakee) that has had the CPU for
- * wake_preempt_ns; the hog goes back to its FIFO's tail.  A new task never
- * preempts (it would preempt its own parent).  No wakee jumps while a FIFO
- * head has waited a slice, so sleepers and FIFO tasks take turns; and the
- * starvation bound stands.
+ * Wakeup preemption (wake_preempt_ns, 2 ms by default, off when 0): a task
+ * that wakes up after running less than wake_preempt_ns since it last
+ * queued (a task that sleeps often: a pipe partner, a waiting parent) or a
+ * new task does not queue behind CPU hogs' 20 ms slices.  It goes straight
+ * to its CPU's local DSQ with a slice of wake_preempt_ns, and preempts what
+ * runs there if that is a hog (it last queued other than as such a wakee)
+ * that has had the CPU for wake_preempt_ns; the hog goes back to its FIFO's
+ * tail.  A hog that has not had it yet keeps the CPU until the first tick
+ * after it has.  A new task does not preempt its own parent (between fork()
+ * and wait() it would lose its turn to its child).  No wakee jumps while a
+ * FIFO head has waited a slice, so sleepers and FIFO tasks take turns; and
+ * the starvation bound stands.
  *
  * Built with -DAQMAP_QUEUE_MAP the FIFOs are five BPF_MAP_TYPE_QUEUE maps of
  * pids, as scx_qmap had before arena lists: dequeue does nothing, and
@@ -72,7 +74,7 @@ const volatile u64 error_after_enqueues;	/* test knob: scx_bpf_error() after N *
 const volatile u32 fail_lock_every;		/* fault injection: fail every Nth acquisition */
 const volatile u64 starve_ms = 250;		/* a FIFO head older than this goes first */
 const volatile u64 stuck_after_ms = 4000;	/* aqmap_audit_waits lists tasks waiting this long */
-const volatile u64 wake_preempt_ns;		/* 0: no wakeup preemption */
+const volatile u64 wake_preempt_ns = 2000000;	/* 0: no wakeup preemption */
 const volatile bool time_ops;			/* time each list operation (qa.op_costs) */
 const volatile u64 enqueue_delay_ns;		/* test knob: busy-wait in every enqueue */
 
@@ -385,6 +387,12 @@ static s32 fifo_waiting_past(u64 age_ns)
 	return pick;
 }
 
+/* Does a DSQ that ops.dispatch consumes before the FIFOs hold a task? */
+static bool dispatch_serves_dsq_first(void)
+{
+	return scx_bpf_dsq_nr_queued(HIGHPRI_DSQ) || scx_bpf_dsq_nr_queued(SHARED_DSQ);
+}
+
 /* The FIFO whose head has waited longest past starve_ms, or -1. */
 static s32 overdue_fifo(void)
 {
@@ -398,6 +406,9 @@ static s32 overdue_fifo(void)
  * that jump never reach ops.dispatch: a pipe pair ping-ponging through its
  * CPU's local DSQ kept every FIFO task off that CPU until the starvation
  * guard's starve_ms (cpu 0.30x EEVDF, fork 0.08x, when that was the bound).
+ * Nor while the DSQs that dispatch serves first hold a task: tasks popped
+ * from the FIFOs onto the shared DSQ are no FIFO heads, and in mix-all a dozen
+ * waited there 4.2 s while wakees ping-ponged through the local DSQs.
  */
 static bool wake_jumps_queue(struct task_struct *p, u64 enq_flags)
 {
@@ -405,7 +416,7 @@ static bool wake_jumps_queue(struct task_struct *p, u64 enq_flags)
 
 	if (!wake_preempt_ns)
 		return false;
-	return note_queued(p, woke) && fifo_waiting_past(slice_ns) < 0;
+	return note_queued(p, woke) && !dispatch_serves_dsq_first() && fifo_waiting_past(slice_ns) < 0;
 }
 
 /*
@@ -417,17 +428,27 @@ static bool wake_jumps_queue(struct task_struct *p, u64 enq_flags)
  * slice: a hog preempted as soon as it got the CPU went back to its FIFO's
  * tail again and again (cpu 0.34x EEVDF).  Wall time since ops.running, as
  * a running task's sum_exec_runtime is brought up to date only at ticks.
+ * A new task preempts too, but not its parent, which between fork() and
+ * wait() would lose its turn to its own child; a child that never preempted
+ * made its parent wait out a hog's slice on the other CPU (fork 0.58x EEVDF;
+ * 0.78x when it did, with part three).
  */
-static bool cpu_runs_hog(s32 cpu)
+static bool had_its_turn(struct task_struct *p)
 {
 	struct task_ctx_stor_val *v;
+
+	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
+	return v && !v->sleeper && bpf_ktime_get_ns() - v->run_at >= wake_preempt_ns;
+}
+
+static bool cpu_runs_hog(s32 cpu, struct task_struct *wakee)
+{
 	struct task_struct *curr;
 
 	curr = scx_bpf_cpu_curr(cpu);
-	if (!curr || !curr->pid)
+	if (!curr || !curr->pid || curr->pid == wakee->real_parent->pid)
 		return false;
-	v = bpf_task_storage_get(&task_ctx_stor, curr, NULL, 0);
-	return v && !v->sleeper && bpf_ktime_get_ns() - v->run_at >= wake_preempt_ns;
+	return had_its_turn(curr);
 }
 
 /* Test knob: every enqueue busy-waits enqueue_delay_ns (a slowed build). */
@@ -526,13 +547,9 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	/*
-	 * Next on its CPU; a hog running there goes back to its FIFO's tail.
-	 * Not for a new task: what runs there is most often its parent, between
-	 * fork() and wait(), and would lose its turn to its own child.
-	 */
+	/* Next on its CPU; a hog running there goes back to its FIFO's tail. */
 	if (wake_jumps_queue(p, enq_flags)) {
-		if ((enq_flags & SCX_ENQ_WAKEUP) && cpu_runs_hog(scx_bpf_task_cpu(p))) {
+		if (cpu_runs_hog(scx_bpf_task_cpu(p), p)) {
 			stat_inc(nr_wake_preempt);
 			enq_flags |= SCX_ENQ_PREEMPT;
 		} else {
@@ -595,6 +612,20 @@ void BPF_STRUCT_OPS(aqmap_running, struct task_struct *p)
 	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
 	if (v)
 		v->run_at = bpf_ktime_get_ns();
+}
+
+/*
+ * Wakeup preemption, part three: a wakee that found a hog yet to have its
+ * wake_preempt_ns waits on the local DSQ; the first tick after the hog has
+ * had it ends its turn.  Without this the wakee waited out the hog's whole
+ * slice (cyclictest p50 9.6 ms, switch 0.63x EEVDF; with it 3.6 ms, 0.83x).
+ */
+void BPF_STRUCT_OPS(aqmap_tick, struct task_struct *p)
+{
+	if (!wake_preempt_ns || !scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL) || !had_its_turn(p))
+		return;
+	scx_bpf_task_set_slice(p, 0);
+	stat_inc(nr_tick_preempt);
 }
 
 void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
@@ -1153,6 +1184,7 @@ struct sched_ext_ops aqmap_ops = {
 	.dequeue		= (void *)aqmap_dequeue,
 	.dispatch		= (void *)aqmap_dispatch,
 	.running		= (void *)aqmap_running,
+	.tick			= (void *)aqmap_tick,
 	.init_task		= (void *)aqmap_init_task,
 	.exit_task		= (void *)aqmap_exit_task,
 	.cpu_online		= (void *)aqmap_cpu_online,

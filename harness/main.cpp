@@ -104,7 +104,7 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
       ->check(CLI::Range(500, 25000));
   run.add_option("--wake-preempt-us", s.wake_preempt_us,
                  "wakeup preemption: a wakee that ran less than this since it last queued preempts its CPU, "
-                 "with a slice this long (default 0: off)")
+                 "with a slice this long (default 2000; 0: off)")
       ->check(CLI::Range(0, 100000));
   run.add_option("--churn-interval-ms", cfg.churn_interval_ms,
                  "one renice/affinity change per interval, for workloads with a `churn:` key (default 2)")
@@ -137,7 +137,7 @@ void add_bench_options(CLI::App& bench, aq::bench::Options& o) {
       ->check(CLI::Range(1, 50));
   bench.add_option("--duration", o.duration_s, "seconds of each timed probe (default 5)")->check(CLI::Range(1, 600));
   bench.add_option("--wake-preempt-us", o.wake_preempt_us,
-                   "wakeup preemption of the aqmap-wake-preempt config (default 1000)")
+                   "wakeup preemption of the aqmap config (default 2000, the scheduler's)")
       ->check(CLI::Range(1, 100000));
   bench.add_flag("!--no-op-costs", o.op_costs, "skip timing the FIFO operations of the arena and queue-map builds");
   bench.add_option("--thresholds", o.thresholds, "FAIL below these minimum ratios to EEVDF (ci/gate-thresholds.json)");

@@ -26,7 +26,7 @@ def test_a_slowed_scheduler_fails_the_thresholds():
     assert any(c["metric"] in ("stress-switch", "stress-fork", "hackbench") for c in failed), r.report["checks"]
     assert any("< threshold" in f for f in r.report["failures"]), r.report["failures"]
     # Every config was measured, and the verdict says how to rerun it.
-    assert {"eevdf", "aqmap", "aqmap-wake-preempt"} <= {c["name"] for c in r.report["configs"]}
+    assert {"eevdf", "aqmap", "aqmap-no-wake-preempt"} <= {c["name"] for c in r.report["configs"]}
     assert "vm --kernel" in r.report["reproduce"] and "--enqueue-delay-us 3000" in r.report["reproduce"]
 
 
@@ -53,5 +53,5 @@ def test_a_missing_thresholds_file_is_a_usage_error_before_a_vm_boots(tmp_path):
 def test_the_checked_in_thresholds_name_only_measured_figures():
     t = json.loads(THRESHOLDS.read_text())
     assert t["schema"] == "aqcheck-thresholds/1"
-    assert set(t["min_ratio"]) <= {"aqmap", "aqmap-wake-preempt"}
+    assert set(t["min_ratio"]) <= {"aqmap", "aqmap-no-wake-preempt"}
     assert 0 < t["max_regression"] < 1

@@ -231,9 +231,9 @@ Medians Result::medians() const {
 
 std::vector<SchedConfig> sched_configs(const Options& o) {
   return {{"eevdf", "", 0, "the kernel's default scheduler (nothing attached)"},
-          {"aqmap", "normal", 0, "scx_aqmap as built, default options"},
-          {"aqmap-wake-preempt", "normal", o.wake_preempt_us,
-           fmt::format("scx_aqmap with --wake-preempt-us {}", o.wake_preempt_us)}};
+          {"aqmap", "normal", o.wake_preempt_us,
+           fmt::format("scx_aqmap as built, --wake-preempt-us {}", o.wake_preempt_us)},
+          {"aqmap-no-wake-preempt", "normal", 0, "scx_aqmap without wakeup preemption (--wake-preempt-us 0)"}};
 }
 
 const std::vector<CostConfig>& cost_configs() {
@@ -316,6 +316,7 @@ int bench_command(const Options& o) {
       }
       if (!o.op_costs) continue;
       for (const auto& cc : cost_configs()) {
+        // No wakeup preemption: every wakeup goes through the FIFOs of both builds.
         Attached attached(sched_options(o, cc.variant, 0, true));
         const auto error = run_cost_mix(ctx);
         const auto cost = op_cost_of(attached.arena());

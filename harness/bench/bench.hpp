@@ -12,13 +12,14 @@
 
 #include "bench/probes.hpp"
 #include "bench/thresholds.hpp"
+#include "sched/scheduler.hpp"
 
 namespace aq::bench {
 
 // A scheduler a round measures: EEVDF (nothing attached) or a scx_aqmap build
 // with options.
 struct SchedConfig {
-  std::string name;           // "eevdf", "aqmap", "aqmap-wake-preempt"
+  std::string name;           // "eevdf", "aqmap", "aqmap-no-wake-preempt"
   std::string variant;        // "" for EEVDF
   std::uint64_t wake_preempt_us = 0;
   std::string what;
@@ -33,7 +34,7 @@ struct CostConfig {
 struct Options {
   int rounds = 3;
   int duration_s = 5;
-  std::uint64_t wake_preempt_us = 1000;   // of the aqmap-wake-preempt config
+  std::uint64_t wake_preempt_us = kDefaultWakePreemptUs;  // of the aqmap config
   std::uint64_t enqueue_delay_us = 0;     // test knob: a slowed scx_aqmap in every config
   bool op_costs = true;
   std::string thresholds, baseline_report;

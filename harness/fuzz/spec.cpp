@@ -43,7 +43,7 @@ struct Draw {
 };
 // Slices worth trying: the default, very short (many expiries) to long.
 constexpr std::uint64_t kSlicesUs[] = {0, 500, 2000, 5000, 20000, 100000};
-constexpr std::uint64_t kWakePreemptUs[] = {500, 1000, 4000};
+constexpr std::uint64_t kOtherWakePreemptUs[] = {0, 500, 1000, 4000};  // 0: off
 constexpr const char* kChurnKinds[] = {"renice", "affinity"};
 
 // A uniform draw that depends only on the 64-bit engine's output, not on the
@@ -200,8 +200,9 @@ FuzzSpec generate_spec(std::uint64_t seed, const StressorCatalogue& catalogue, u
   s.slice_us = kSlicesUs[rng.between(0, std::size(kSlicesUs) - 1)];
   s.dsp_batch = rng.coin() ? 0 : static_cast<std::uint32_t>(rng.between(1, Draw::max_dsp_batch));
   s.highpri_boosting = rng.coin();
-  // Wakeup preemption off in half the scenarios: the default build has it off.
-  s.wake_preempt_us = rng.coin() ? 0 : kWakePreemptUs[rng.between(0, std::size(kWakePreemptUs) - 1)];
+  // The scheduler's default in half the scenarios; off in an eighth.
+  s.wake_preempt_us =
+      rng.coin() ? kDefaultWakePreemptUs : kOtherWakePreemptUs[rng.between(0, std::size(kOtherWakePreemptUs) - 1)];
   return s;
 }
 
@@ -287,7 +288,8 @@ FuzzSpec spec_from_json(const json& j) {
     only_keys(o, "spec.scheduler", {"slice_us", "dsp_batch", "highpri_boosting", "wake_preempt_us"});
     s.slice_us = integer<std::uint64_t>(o, "slice_us", "spec.scheduler", 0, L::max_slice_us, 0);
     s.dsp_batch = integer<std::uint32_t>(o, "dsp_batch", "spec.scheduler", 0, L::max_dsp_batch, 0);
-    s.wake_preempt_us = integer<std::uint64_t>(o, "wake_preempt_us", "spec.scheduler", 0, L::max_wake_preempt_us, 0);
+    s.wake_preempt_us = integer<std::uint64_t>(o, "wake_preempt_us", "spec.scheduler", 0, L::max_wake_preempt_us,
+                                               kDefaultWakePreemptUs);
     if (o.contains("highpri_boosting")) {
       if (!o.at("highpri_boosting").is_boolean()) throw SpecError("spec.scheduler.highpri_boosting: expected true or false");
       s.highpri_boosting = o.at("highpri_boosting").get<bool>();
@@ -358,7 +360,7 @@ std::vector<std::string> run_options_of(const FuzzSpec& spec) {
   if (spec.slice_us) o.insert(o.end(), {"--slice-us", std::to_string(spec.slice_us)});
   if (spec.dsp_batch) o.insert(o.end(), {"--dsp-batch", std::to_string(spec.dsp_batch)});
   if (spec.highpri_boosting) o.push_back("--highpri-boosting");
-  if (spec.wake_preempt_us) o.insert(o.end(), {"--wake-preempt-us", std::to_string(spec.wake_preempt_us)});
+  if (spec.wake_preempt_us != kDefaultWakePreemptUs) o.insert(o.end(), {"--wake-preempt-us", std::to_string(spec.wake_preempt_us)});
   o.insert(o.end(), {"--seed", std::to_string(spec.seed)});
   return o;
 }

@@ -76,7 +76,7 @@ struct FuzzSpec {
   std::uint64_t slice_us = 0;               // 0: the scheduler's default
   std::uint32_t dsp_batch = 0;              // 0: one task per dispatch
   bool highpri_boosting = false;
-  std::uint64_t wake_preempt_us = 0;        // 0: no wakeup preemption
+  std::uint64_t wake_preempt_us = kDefaultWakePreemptUs;  // 0: no wakeup preemption
   bool operator==(const FuzzSpec&) const = default;
 };
 

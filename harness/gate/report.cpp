@@ -55,11 +55,11 @@ std::string performance_markdown(const json& performance) {
                   "inverted): median [min, max] over the rounds, and the threshold of ci/gate-thresholds.json.\n";
   for (const auto& [kernel, perf] : performance.items()) {
     m += fmt::format("\n### Kernel {} ({} rounds of {} s)\n\n", kernel, perf.value("rounds", 0), perf.value("duration_s", 0));
-    m += "| metric | aqmap | threshold | aqmap-wake-preempt | threshold |\n|---|---:|---|---:|---|\n";
+    m += "| metric | aqmap | threshold | aqmap-no-wake-preempt | threshold |\n|---|---:|---|---:|---|\n";
     if (!perf.contains("metrics")) continue;
     for (const auto& [name, metric] : perf["metrics"].items()) {
       m += "| " + name + " |";
-      for (const char* config : {"aqmap", "aqmap-wake-preempt"}) {
+      for (const char* config : {"aqmap", "aqmap-no-wake-preempt"}) {
         const auto r = metric.contains("ratio") && metric["ratio"].contains(config) ? metric["ratio"][config] : json();
         m += r.is_object() ? fmt::format(" {:.3f} [{:.3f}, {:.3f}] |", r.value("median", 0.0), r.value("min", 0.0),
                                          r.value("max", 0.0))
@@ -326,7 +326,7 @@ Comparison compare(const Report& before, const Report& after) {
     if (!old.contains("metrics")) continue;
     for (const auto& [name, metric] : perf["metrics"].items()) {
       if (!old["metrics"].contains(name)) continue;
-      for (const char* config : {"aqmap", "aqmap-wake-preempt"}) {
+      for (const char* config : {"aqmap", "aqmap-no-wake-preempt"}) {
         const auto a = median_ratio(old["metrics"][name], config), b = median_ratio(metric, config);
         if (!a || !b || *a <= 0) continue;
         perf_rows += fmt::format("| {} | {} | {} | {:.3f} | {:.3f} | {:+.1f}% |\n", kernel, config, name, *a, *b,

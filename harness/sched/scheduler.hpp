@@ -13,6 +13,10 @@
 
 namespace aq {
 
+// scx_aqmap's own default (wake_preempt_ns in scx_aqmap.bpf.c; a unit test
+// holds the two equal).
+inline constexpr std::uint64_t kDefaultWakePreemptUs = 2000;
+
 struct SchedOptions {
   // "normal"; "lazy-removal" (dequeue leaves stale entries); "lost-task"
   // (the enqueue fallback drops the task); or a list
@@ -28,7 +32,7 @@ struct SchedOptions {
   std::uint32_t fail_lock_every = 0;       // fault injection
   std::uint64_t starve_ms = 250;           // a FIFO head waiting longer is dispatched first
   std::uint64_t stuck_after_ms = 4000;     // a task waiting longer for a CPU FAILs the run
-  std::uint64_t wake_preempt_us = 0;       // a wakee that ran less preempts its CPU (0: off)
+  std::uint64_t wake_preempt_us = kDefaultWakePreemptUs;  // a wakee that ran less preempts its CPU (0: off)
   bool time_ops = false;                   // time each FIFO operation (arena op_costs): aqcheck bench
   std::uint64_t enqueue_delay_us = 0;      // test knob: every enqueue busy-waits (a slowed build)
 };

@@ -27,7 +27,7 @@ inline constexpr std::array kStatFields{
     AQ_STAT(nr_lock_injected),    AQ_STAT(nr_slab_exhausted),    AQ_STAT(nr_stale_skipped),
     AQ_STAT(nr_cpu_online),       AQ_STAT(nr_cpu_offline),       AQ_STAT(nr_aged_dispatch),
     AQ_STAT(nr_keep_ready),       AQ_STAT(nr_overdue_requeue),   AQ_STAT(nr_wake_preempt),
-    AQ_STAT(nr_wake_local),
+    AQ_STAT(nr_wake_local),       AQ_STAT(nr_tick_preempt),
 };
 #undef AQ_STAT
 // Every field of struct aq_stats is listed: a counter missing here would read

@@ -12,6 +12,7 @@
 #include "bench/thresholds.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/skeleton_maps.hpp"
+#include "scx_aqmap.skel.h"
 #include "scx_aqmap_overmaps.skel.h"
 
 namespace {
@@ -134,6 +135,15 @@ TEST(SchedulerBuilds, ABuildOverTheMapBudgetIsSeen) {
   EXPECT_GT(over, aq::kMaxBpfMaps);
   const auto counts = aq::scheduler_map_counts();
   EXPECT_EQ(counts.front(), (std::pair<std::string, int>{"normal", normal}));
+}
+
+// aqcheck loads scx_aqmap with the harness's default, which must be the
+// scheduler's own (bench's "aqmap" config is "as built").
+TEST(SchedulerBuilds, TheHarnessesWakePreemptionDefaultIsTheSchedulers) {
+  scx_aqmap* skel = scx_aqmap::open();
+  ASSERT_NE(skel, nullptr);
+  EXPECT_EQ(skel->rodata->wake_preempt_ns, aq::kDefaultWakePreemptUs * 1000);
+  scx_aqmap::destroy(skel);
 }
 
 }  // namespace
