@@ -19,11 +19,13 @@
 #include <thread>
 
 #include "common/exit_codes.hpp"
+#include "common/kmsg.hpp"
 #include "common/proc_files.hpp"
 #include "common/process.hpp"
 #include "common/text.hpp"
 #include "report/report.hpp"
 #include "run/run.hpp"
+#include "vm/vm.hpp"
 
 namespace aq {
 namespace {
@@ -46,6 +48,17 @@ std::string last_lines(std::string_view text, std::size_t n) {
 }
 
 }  // namespace
+
+SelftestKernelLog judge_selftest_kernel_log(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  SelftestKernelLog out;
+  for (auto& p : scan_console(text)) {
+    const bool exit = contains(p, "sched_ext: BPF scheduler \"") && contains(p, "\" disabled (");
+    (exit ? out.scheduler_exits : out.problems).push_back(std::move(p));
+  }
+  return out;
+}
 
 std::vector<SelftestResult> parse_runner_output(std::string_view output) {
   std::vector<SelftestResult> out;
@@ -112,12 +125,18 @@ int selftests_command(const SelftestOptions& o) {
   std::map<std::string, SelftestResult> results;
   std::map<std::string, std::string> outputs;
   std::map<std::string, double> walls;
+  std::map<std::string, std::vector<std::string>> scheduler_exits;
   std::vector<std::string> failures;
   std::set<std::string> no_result;  // their failure is said already: the runner gave no result line
   for (const auto& name : names) {
     if (results.count(name)) continue;  // `-t` matches substrings: an earlier run may have covered it
     std::fflush(stdout);
+    KernelLog klog;
     const auto inv = run_runner(o.runner, name, o.test_timeout_s);
+    const auto kernel_said = judge_selftest_kernel_log(klog.read_new());
+    for (const auto& line : kernel_said.problems)
+      failures.push_back(fmt::format("kernel conformance: selftest {}: kernel problem: {}", name, line));
+    scheduler_exits[name] = kernel_said.scheduler_exits;
     for (const auto& r : parse_runner_output(inv.output))
       if (std::find(names.begin(), names.end(), r.name) != names.end() && !results.count(r.name)) {
         results[r.name] = r;
@@ -151,7 +170,7 @@ int selftests_command(const SelftestOptions& o) {
     nlohmann::json tests = nlohmann::json::array();
     for (const auto& name : names)
       tests.push_back({{"name", name}, {"result", results[name].result}, {"wall_s", walls[name]},
-                       {"output", outputs[name]}});
+                       {"output", outputs[name]}, {"kernel_log", scheduler_exits[name]}});
     const nlohmann::json j{{"schema", "aqcheck-selftests/1"},
                            {"verdict", failures.empty() ? "PASS" : "FAIL"},
                            {"kernel", kernel},

@@ -28,6 +28,17 @@ struct SelftestResult {
 };
 std::vector<SelftestResult> parse_runner_output(std::string_view output);
 
+// The kernel's complaints while one test ran (scan_console's rules), split.
+// Several tests assert that sched_ext disables their scheduler (the *_fail
+// tests, exit): such a line is the test's own business, and kept in the
+// report, which is where the host looks for lines the guest has judged.
+// Anything else (a WARNING, BUG, Oops or hang) is a kernel problem: a FAIL.
+struct SelftestKernelLog {
+  std::vector<std::string> scheduler_exits;  // sched_ext: BPF scheduler "X" disabled (...)
+  std::vector<std::string> problems;
+};
+SelftestKernelLog judge_selftest_kernel_log(const std::vector<std::string>& lines);
+
 // The test names of a contract-tests.txt.  Throws std::runtime_error.
 std::vector<std::string> read_test_names(const std::string& path);
 

@@ -35,4 +35,19 @@ TEST(Selftests, ContractListIsTheFirstWordOfEachLine) {
   EXPECT_THROW(aq::read_test_names(path.string()), std::runtime_error);
 }
 
+// A test whose scheduler sched_ext disables on purpose (ddsp_bogus_dsq_fail)
+// is judged by its own result; a kernel WARNING during a test FAILs the run.
+TEST(Selftests, SchedulerExitsAreTheTestsOwnAndOtherComplaintsAreProblems) {
+  const auto k = aq::judge_selftest_kernel_log({
+      "[   37.995262] sched_ext: BPF scheduler \"ddsp_bogus_dsq_fail\" disabled (runtime error)",
+      "[   38.000001] sched_ext: ddsp_bogus_dsq_fail: invalid DSQ ID 0x0000000000000001",
+      "[   38.100000] WARNING: CPU: 1 PID: 9 at kernel/sched/ext/ext.c:1234 do_enqueue_task+0x1/0x2",
+      "[   38.200000] sched_ext: BPF scheduler \"minimal\" disabled (unregistered from user space)",
+  });
+  EXPECT_EQ(k.scheduler_exits, (std::vector<std::string>{
+                                   "[   37.995262] sched_ext: BPF scheduler \"ddsp_bogus_dsq_fail\" disabled (runtime error)"}));
+  ASSERT_EQ(k.problems.size(), 1u);
+  EXPECT_NE(k.problems[0].find("WARNING: CPU: 1"), std::string::npos);
+}
+
 }  // namespace
