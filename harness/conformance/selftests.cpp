@@ -47,6 +47,15 @@ std::string last_lines(std::string_view text, std::size_t n) {
   return out;
 }
 
+// A test that failed because its BPF program did not load says nothing of
+// the kernel's contract: libbpf's own line, or "" when it loaded.
+std::string load_failure(std::string_view output) {
+  if (!contains(output, "Failed to load skel") && !contains(output, "failed to load BPF skeleton")) return {};
+  for (auto line : lines_of(output))
+    if (line.starts_with("libbpf: ")) return std::string(trim(line));
+  return "Failed to load skel";
+}
+
 }  // namespace
 
 SelftestKernelLog judge_selftest_kernel_log(const std::vector<std::string>& lines) {
@@ -156,7 +165,11 @@ int selftests_command(const SelftestOptions& o) {
   for (const auto& name : names) {
     const auto& r = results[name];
     fmt::print("aqcheck: selftests: {:<28} {} ({:.1f} s)\n", name, r.result, walls[name]);
-    if (r.result == "FAIL" && !no_result.count(name))
+    if (const auto why = load_failure(outputs[name]); r.result == "FAIL" && !why.empty())
+      failures.push_back(fmt::format("kernel conformance: selftest {} could not load its BPF program ({}): the "
+                                     "contract it asserts is unproven on this kernel",
+                                     name, why));
+    else if (r.result == "FAIL" && !no_result.count(name))
       failures.push_back(fmt::format("kernel conformance: selftest {} FAILED: this kernel breaks the sched_ext "
                                      "contract it asserts, so aqcheck's custody audit means nothing here",
                                      name));

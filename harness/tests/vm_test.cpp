@@ -425,15 +425,18 @@ TEST(LostBoots, AReportSaysItTookAnotherBoot) {
 
 // The initramfs is a newc cpio archive (written by libarchive) that the
 // kernel's unpacker takes: every parent directory before its entries, the
-// console device, /init executable, the guest files at their host paths.
+// console device, /init executable, the guest files at their host paths, the
+// kernel's config at /boot/config-<release>.
 TEST(Initramfs, IsANewcArchiveWithParentsFirst) {
   namespace fs = std::filesystem;
   const auto dir = fs::temp_directory_path() / fmt::format("aq-initramfs-test-{}", getpid());
   fs::create_directories(dir / "input");
   { std::ofstream(dir / "input" / "a.job") << "x\n"; }
+  { std::ofstream(dir / "config") << "CONFIG_NR_CPUS=64\n"; }
   aq::VmOptions o;
   o.cache_dir = (dir / "cache").string();
-  const auto image = aq::vm_detail::prepare_initramfs(o, "/bin/busybox", {dir / "input"}, dir);
+  const aq::vm_detail::Kernel kernel{"/nonexistent/vmlinuz", "9.9.9 (test)", dir / "config", "9.9.9-test"};
+  const auto image = aq::vm_detail::prepare_initramfs(o, kernel, "/bin/busybox", {dir / "input"}, dir);
   int status = 0;
   const auto listing = aq::vm_detail::capture_output({"sh", "-c", "cpio -itv --quiet < " + image.string()}, status);
   ASSERT_EQ(status, 0) << listing;
@@ -449,6 +452,7 @@ TEST(Initramfs, IsANewcArchiveWithParentsFirst) {
   EXPECT_LT(index("bin"), index("bin/busybox"));
   const auto input = (dir / "input" / "a.job").string().substr(1);
   EXPECT_LT(index(fs::path(input).parent_path().string()), index(input));
+  EXPECT_LT(index("boot"), index("boot/config-9.9.9-test"));  // for libbpf's __kconfig externs
   for (auto l : lines) {
     if (l.ends_with(" dev/console")) EXPECT_TRUE(l.starts_with("crw-------")) << l;
     if (l.ends_with(" init")) EXPECT_TRUE(l.starts_with("-rwxr-xr-x")) << l;
@@ -457,7 +461,7 @@ TEST(Initramfs, IsANewcArchiveWithParentsFirst) {
   }
   EXPECT_NE(listing.find(" bin/sh -> busybox"), std::string::npos) << listing;
   // Cached: the same inputs give the same image.
-  EXPECT_EQ(aq::vm_detail::prepare_initramfs(o, "/bin/busybox", {dir / "input"}, dir), image);
+  EXPECT_EQ(aq::vm_detail::prepare_initramfs(o, kernel, "/bin/busybox", {dir / "input"}, dir), image);
   fs::remove_all(dir);
 }
 

@@ -124,7 +124,8 @@ struct InitramfsFile {
 
 // Everything the guest needs from the host; `inputs` (absolute paths of files
 // or directories) keep their host paths.
-std::vector<InitramfsFile> initramfs_files(const fs::path& aqcheck, const std::vector<fs::path>& inputs) {
+std::vector<InitramfsFile> initramfs_files(const Kernel& kernel, const fs::path& aqcheck,
+                                           const std::vector<fs::path>& inputs) {
   const auto busybox = find_program("busybox");
   if (busybox.empty())
     throw VmError(exit_code::vm_failed, "busybox not found on the host: run ci/setup.sh");
@@ -142,6 +143,7 @@ std::vector<InitramfsFile> initramfs_files(const fs::path& aqcheck, const std::v
   };
   for (const auto& lib : shared_libraries(stress_ng))
     files.push_back({lib.string(), lib, 0755});
+  if (!kernel.release.empty()) files.push_back({"/boot/config-" + kernel.release, kernel.config, 0644});
   // `aqcheck bench`'s probes (rt-tests), when installed: bench names a missing one.
   for (const char* program : {"hackbench", "cyclictest"}) {
     const auto path = find_program(program);
@@ -205,9 +207,9 @@ void prune_initramfs_cache(const fs::path& dir) {
 
 }  // namespace
 
-fs::path prepare_initramfs(const VmOptions& o, const fs::path& aqcheck, const std::vector<fs::path>& inputs,
-                           const fs::path& run_dir) {
-  const auto files = initramfs_files(aqcheck, inputs);
+fs::path prepare_initramfs(const VmOptions& o, const Kernel& kernel, const fs::path& aqcheck,
+                           const std::vector<fs::path>& inputs, const fs::path& run_dir) {
+  const auto files = initramfs_files(kernel, aqcheck, inputs);
   auto hash = fnv1a(initramfs_format);
   hash = fnv1a(detail::guest_init_script, hash);
   for (const auto& f : files) {

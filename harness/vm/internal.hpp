@@ -51,14 +51,19 @@ std::vector<fs::path> shared_libraries(const fs::path& exe);
 struct Kernel {
   fs::path image;
   std::string version;
+  // Its build config and `uname -r`, when setup cached them (a series):
+  // the guest gets /boot/config-<release>, where libbpf resolves a BPF
+  // program's __kconfig externs (the 7.3 selftest dsp_local_on's, for one).
+  fs::path config;
+  std::string release;
 };
 Kernel resolve_kernel(const VmOptions& o);
 
 // initramfs.cpp: builds (or reuses) the guest's initramfs.  Images are
 // cached under <cache_dir>/initramfs keyed by a hash of the init script and
 // the path, size and mtime of every host file.
-fs::path prepare_initramfs(const VmOptions& o, const fs::path& aqcheck, const std::vector<fs::path>& inputs,
-                           const fs::path& run_dir);
+fs::path prepare_initramfs(const VmOptions& o, const Kernel& kernel, const fs::path& aqcheck,
+                           const std::vector<fs::path>& inputs, const fs::path& run_dir);
 
 // guest.cpp: a guest file name relative to /out that is safe to join to a host directory.
 bool safe_relative(std::string_view name);

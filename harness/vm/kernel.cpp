@@ -65,6 +65,10 @@ Kernel resolve_kernel(const VmOptions& o) {
     const auto dir = fs::path(o.cache_dir) / "kernels" / o.kernel;
     k.image = dir / "vmlinuz";
     version_file = dir / "version";
+    if (auto r = slurp(dir / "release"); r && fs::is_regular_file(dir / "config")) {
+      k.release = trim(*r);
+      k.config = dir / "config";
+    }
     if (!fs::is_regular_file(k.image))
       throw VmError(exit_code::no_kernel,
                     fmt::format("no kernel image for {} at {}: run ci/setup.sh --kernel {}", o.kernel,

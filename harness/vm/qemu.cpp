@@ -239,7 +239,7 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   const auto console_log = o.console_log.empty() ? run_dir / "console.log" : fs::absolute(o.console_log);
   const auto data_log = run_dir / "guest-data.log";
   const auto qemu_output = run_dir / "qemu.log";
-  const auto initramfs = prepare_initramfs(o, aqcheck, inputs, run_dir);
+  const auto initramfs = prepare_initramfs(o, kernel, aqcheck, inputs, run_dir);
 
   // tsc=reliable: under TCG the clocksource watchdog sees scheduling jitter as
   // TSC skew and, minutes in, marks the TSC unstable; the clock then jumps
