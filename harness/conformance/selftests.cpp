@@ -137,10 +137,10 @@ int selftests_command(const SelftestOptions& o) {
   std::map<std::string, std::vector<std::string>> scheduler_exits;
   std::vector<std::string> failures;
   std::set<std::string> no_result;  // their failure is said already: the runner gave no result line
+  KernelLog klog;                   // one reader: a line logged between two tests goes to the next
   for (const auto& name : names) {
     if (results.count(name)) continue;  // `-t` matches substrings: an earlier run may have covered it
     std::fflush(stdout);
-    KernelLog klog;
     const auto inv = run_runner(o.runner, name, o.test_timeout_s);
     const auto kernel_said = judge_selftest_kernel_log(klog.read_new());
     for (const auto& line : kernel_said.problems)
