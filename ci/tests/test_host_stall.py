@@ -1,15 +1,23 @@
 """A FAIL the host caused says so, and its retry is in the report.
 
 Under TCG the whole guest sometimes stands still for seconds (the host did
-not run qemu).  Here the test makes that happen for real: it stops qemu with
-SIGSTOP mid-run.  Every task that was waiting then waited past the stuck-task
+not run qemu).  Here the tests make that happen for real: they stop qemu with
+SIGSTOP mid-run.
+
+A short freeze: every task that was waiting then waited past the stuck-task
 bound, so the first attempt FAILs; every reason must carry the host-stall
 mark, aqcheck must run the case again once the guest has settled, and the
 report must keep the failed attempt next to the final verdict.
+
+A long one (from 20 s the guest kernel reports a soft lockup and an RCU
+stall; a 7.2 guest frozen 30 s then hung at its next CPU hotplug): the boot
+is lost to the host.  `aqcheck vm` must end it, say so,
+boot again and write the lost boot into the report.
 """
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import time
@@ -19,6 +27,7 @@ import pytest
 from conftest import AQCHECK, CACHE, KERNEL, OUT, PASS, require_kernel
 
 FREEZE_S = 8          # past the default 4 s stuck-task bound, far below the kernel's 21 s RCU stall
+LONG_FREEZE_S = 30    # the RCU stall and soft lockup of the CI run that lost its `faults` report
 ATTACHED = ": scx_aqmap attached"
 HOST_STALL_MARK = "; host stall:"
 
@@ -31,16 +40,17 @@ def qemu_of(pid):
     raise AssertionError(f"aqcheck vm (pid {pid}) has no qemu child")
 
 
-def test_a_frozen_guest_fails_as_a_host_stall_and_is_retried_visibly():
+def run_frozen(name, freeze_s, run_args):
+    """aqcheck vm -- run RUN_ARGS with qemu stopped for FREEZE_S, 3 s after
+    the scheduler attached; returns (exit code, output, report, console)."""
     require_kernel()
     OUT.mkdir(parents=True, exist_ok=True)
-    report = OUT / "host-stall.json"
-    console = OUT / "host-stall.console.log"
+    report = OUT / f"{name}.json"
+    console = OUT / f"{name}.console.log"
     for p in (report, console):
         p.unlink(missing_ok=True)
     cmd = [str(AQCHECK), "vm", "--kernel", KERNEL, "--cache", str(CACHE), "--console", str(console),
-           "--timeout", "600", "--", "run", "--stress", "--cpu 8", "--duration", "30", "--seed", "4242",
-           "--json", str(report)]
+           "--timeout", "600", "--", "run", *run_args, "--json", str(report)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
                             stdin=subprocess.DEVNULL)
     lines, frozen = [], False
@@ -52,19 +62,32 @@ def test_a_frozen_guest_fails_as_a_host_stall_and_is_retried_visibly():
                 time.sleep(3)  # let the run settle: tasks queue on the FIFOs
                 qemu = qemu_of(proc.pid)
                 os.kill(qemu, signal.SIGSTOP)
-                time.sleep(FREEZE_S)
-                os.kill(qemu, signal.SIGCONT)
+                time.sleep(freeze_s)
+                try:
+                    os.kill(qemu, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass  # aqcheck ended that boot meanwhile
         rc = proc.wait(timeout=660)
     finally:
         if proc.poll() is None:
             proc.kill()
     out = "".join(lines)
-    (OUT / "host-stall.out.log").write_text(out)
-    tail = "\n".join(out.splitlines()[-40:])
-    assert frozen, f"never saw {ATTACHED!r}:\n{tail}"
-    assert rc == PASS, f"aqcheck exit {rc}:\n{tail}"
+    (OUT / f"{name}.out.log").write_text(out)
+    assert frozen, f"never saw {ATTACHED!r}:\n{tail_of(out)}"
+    return rc, out, (json.loads(report.read_text()) if report.exists() else None), console
 
-    j = json.loads(report.read_text())
+
+def tail_of(out):
+    return "\n".join(out.splitlines()[-40:])
+
+
+def test_a_frozen_guest_fails_as_a_host_stall_and_is_retried_visibly():
+    rc, out, j, _ = run_frozen("host-stall", FREEZE_S,
+                               ["--stress", "--cpu 8", "--duration", "30", "--seed", "4242"])
+    tail = tail_of(out)
+    assert rc == PASS, f"aqcheck exit {rc}:\n{tail}"
+    assert "vm" not in j, j.get("vm")  # one boot: a short freeze is the run's to judge
+
     case = j["cases"][0]
     assert j["verdict"] == "PASS" and j["host_stall_retries"] == 1, tail
     (attempt,) = case["host_stall_retries"]
@@ -78,3 +101,20 @@ def test_a_frozen_guest_fails_as_a_host_stall_and_is_retried_visibly():
     # Visible on the console and in the verdict line, not only in the JSON.
     assert "FAIL caused by the host: every reason carries a host stall" in out, tail
     assert "1 host-stall retry: see the report" in out, tail
+
+
+def test_a_guest_frozen_past_the_kernels_lockup_detectors_is_a_boot_lost_to_the_host():
+    rc, out, j, console = run_frozen("host-freeze", LONG_FREEZE_S,
+                                     ["--stress", "--cpu 4", "--duration", "10", "--seed", "4243"])
+    tail = tail_of(out)
+    assert rc == PASS, f"aqcheck exit {rc}:\n{tail}"
+    assert re.search(r"aqcheck: warning: the host did not run the guest for 2[0-4] s \(qemu was stopped: SIGSTOP\)",
+                     out), tail
+    assert "booting again (attempt 2 of 3)" in out, tail
+    # Ended at the bound, not after the kernel's own reaction to the freeze.
+    assert "soft lockup" not in out and "detected stalls" not in out, tail
+    assert j["verdict"] == "PASS" and j["vm"]["boots"] == 2, j.get("vm")
+    (lost,) = j["vm"]["lost_boots"]
+    (because,) = j["vm"]["lost_because"]
+    assert lost == f"{console}.lost1" and pathlib.Path(lost).exists(), lost
+    assert re.match(r"the host did not run the guest for 2[0-4] s \(qemu was stopped", because), because

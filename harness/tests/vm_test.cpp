@@ -5,6 +5,7 @@
 
 #include "common/exit_codes.hpp"
 #include "common/text.hpp"
+#include "vm/host_freeze.hpp"
 #include "vm/internal.hpp"
 #include "vm_guest_init.hpp"
 
@@ -411,16 +412,51 @@ TEST_F(RunVm, HungGuestIsKilledAtTimeout) {
 
 }  // namespace
 
-TEST(LostBoots, AReportSaysItTookAnotherBoot) {
+TEST(LostBoots, AReportSaysItTookAnotherBootAndWhy) {
   const std::string json = "{\"verdict\": \"PASS\"}";
   EXPECT_EQ(aq::note_lost_boots("--json", json, {}), json);  // one boot: untouched
-  const auto noted = aq::note_lost_boots("--json", json, {"/o/console.log.lost1"});
-  EXPECT_NE(noted.find("\"boots\": 2"), std::string::npos) << noted;
-  EXPECT_NE(noted.find("\"/o/console.log.lost1\""), std::string::npos) << noted;
-  EXPECT_NE(noted.find("\"verdict\": \"PASS\""), std::string::npos) << noted;
-  const auto md = aq::note_lost_boots("--markdown", "# aqcheck: PASS\n", {"/o/c.lost1", "/o/c.lost2"});
+  const auto noted = aq::note_lost_boots("--json", json, {{"/o/console.log.lost1", "the host did not run the guest"}});
+  const auto j = nlohmann::json::parse(noted);
+  EXPECT_EQ(j["vm"]["boots"], 2) << noted;
+  EXPECT_EQ(j["vm"]["lost_boots"], nlohmann::json::array({"/o/console.log.lost1"})) << noted;
+  EXPECT_EQ(j["vm"]["lost_because"], nlohmann::json::array({"the host did not run the guest"})) << noted;
+  EXPECT_EQ(j["verdict"], "PASS") << noted;
+  const auto md = aq::note_lost_boots("--markdown", "# aqcheck: PASS\n", {{"/o/c.lost1", "an Oops"}, {"/o/c.lost2", "a freeze"}});
   EXPECT_NE(md.find("**This verdict took 3 boots**"), std::string::npos) << md;
-  EXPECT_EQ(aq::note_lost_boots("--junit", "<x/>", {"/o/c.lost1"}), "<x/>");
+  EXPECT_NE(md.find("- /o/c.lost2: a freeze\n"), std::string::npos) << md;
+  EXPECT_EQ(aq::note_lost_boots("--junit", "<x/>", {{"/o/c.lost1", "an Oops"}}), "<x/>");
+}
+
+// A reading counts as a freeze when the guest missed most of it, for any of
+// the host's three ways of not running it; an idle guest is not frozen.
+TEST(HostFreeze, AReadingIsFrozenWhenTheHostDidNotRunTheGuest) {
+  using aq::vm_detail::judge_freeze_sample;
+  EXPECT_EQ(judge_freeze_sample({1.0, 0, false, 0}).lost_s, 0);     // idle or busy, but run
+  EXPECT_EQ(judge_freeze_sample({1.0, 0, false, 0.3}).lost_s, 0);   // waited a little for a CPU
+  EXPECT_EQ(judge_freeze_sample({1.0, 0, true, 0}).lost_s, 1.0);    // SIGSTOP
+  EXPECT_THAT(judge_freeze_sample({1.0, 0, true, 0}).why, HasSubstr("stopped"));
+  EXPECT_EQ(judge_freeze_sample({1.0, 0, false, 0.9}).lost_s, 0.9);  // host CPUs busy
+  EXPECT_THAT(judge_freeze_sample({1.0, 0, false, 0.9}).why, HasSubstr("waited for a host CPU"));
+  EXPECT_EQ(judge_freeze_sample({30.0, 29.9, false, 0}).lost_s, 29.9);  // the host machine stood still
+  EXPECT_THAT(judge_freeze_sample({30.0, 29.9, false, 0}).why, HasSubstr("steal"));
+  EXPECT_EQ(judge_freeze_sample({0, 0, true, 0}).lost_s, 0);  // the first reading has no span
+}
+
+// The freeze under way is the run of consecutive frozen readings: a reading
+// in which the guest ran ends it, and a long one counts at once.
+TEST(HostFreeze, TheFreezeUnderWayAddsUpConsecutiveFrozenReadings) {
+  aq::vm_detail::HostFreezeMeter m(0);
+  for (int i = 0; i < 19; i++) m.add({1.0, 0, true, 0});
+  EXPECT_DOUBLE_EQ(m.current_s(), 19);
+  EXPECT_LT(m.current_s(), aq::vm_detail::kHostFreezeLostS);
+  m.add({1.0, 0, false, 0});  // it ran again
+  EXPECT_EQ(m.current_s(), 0);
+  EXPECT_EQ(m.current_why(), "");
+  m.add({1.0, 0, false, 0.95});
+  m.add({20.0, 20.0, false, 0});
+  EXPECT_DOUBLE_EQ(m.current_s(), 21);
+  EXPECT_GE(m.current_s(), aq::vm_detail::kHostFreezeLostS);
+  EXPECT_THAT(m.current_why(), HasSubstr("steal"));
 }
 
 // The initramfs is a newc cpio archive (written by libarchive) that the

@@ -94,18 +94,24 @@ std::vector<std::string> unjudged_problems(const std::vector<std::string>& probl
 }
 
 std::string note_lost_boots(const std::string& option, const std::string& report,
-                            const std::vector<std::string>& lost_consoles) {
-  if (lost_consoles.empty()) return report;
-  const auto why = "the guest died of an int3 Oops at a live-patched jump label (multi-threaded TCG), not a verdict";
+                            const std::vector<LostBoot>& lost) {
+  if (lost.empty()) return report;
+  std::vector<std::string> consoles, because;
+  for (const auto& b : lost) {
+    consoles.push_back(b.console);
+    because.push_back(b.because);
+  }
   if (option == "--json") {
     auto j = nlohmann::json::parse(report, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return report;
-    j["vm"] = {{"boots", lost_consoles.size() + 1}, {"lost_boots", lost_consoles}, {"lost_because", why}};
+    j["vm"] = {{"boots", lost.size() + 1}, {"lost_boots", consoles}, {"lost_because", because}};
     return j.dump(2) + "\n";
   }
-  if (option == "--markdown")
-    return report + fmt::format("\n**This verdict took {} boots**: {}; lost console logs: {}\n",
-                                lost_consoles.size() + 1, why, fmt::join(lost_consoles, ", "));
+  if (option == "--markdown") {
+    std::string md = fmt::format("\n**This verdict took {} boots**; lost:\n", lost.size() + 1);
+    for (const auto& b : lost) md += fmt::format("- {}: {}\n", b.console, b.because);
+    return report + md;
+  }
   return report;
 }
 

@@ -20,6 +20,7 @@
 #include "common/exit_codes.hpp"
 #include "common/proc_files.hpp"
 #include "common/text.hpp"
+#include "vm/host_freeze.hpp"
 #include "vm/internal.hpp"
 
 namespace aq {
@@ -51,6 +52,7 @@ struct QemuRun {
   int status = 0;             // waitpid status
   std::string console;        // the whole serial console
   double init_seen_s = -1;    // host seconds from start to the guest's first line
+  std::string host_freeze;    // why the boot was ended as lost to the host, or ""
 };
 
 pid_t spawn(const std::vector<std::string>& argv, const fs::path& output) {
@@ -101,6 +103,7 @@ QemuRun run_qemu(const std::vector<std::string>& argv, const fs::path& console_l
   const auto deadline = started + std::chrono::seconds(o.timeout_s);
   const pid_t pid = spawn(argv, qemu_output);
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  HostFreezeMeter freeze(pid);
 
   constexpr std::string_view guest_hello = "aqcheck-guest: kernel";
   const auto pump = [&] {
@@ -126,6 +129,14 @@ QemuRun run_qemu(const std::vector<std::string>& argv, const fs::path& console_l
   while (true) {
     pump();
     if (reap(false)) break;
+    freeze.poll(Clock::now());
+    if (freeze.current_s() >= kHostFreezeLostS) {
+      run.host_freeze = fmt::format("the host did not run the guest for {:.0f} s ({})", freeze.current_s(),
+                                    freeze.current_why());
+      kill(pid, SIGKILL);
+      reap(true);
+      break;
+    }
     if (Clock::now() >= deadline) {
       run.timed_out = true;
       kill(pid, SIGTERM);
@@ -205,7 +216,12 @@ std::string guest_init_uptime(std::string_view console) {
 }
 
 
-constexpr int kTcgFlakeBoots = 3;
+// Boots per run, for guests lost to the emulator or the host rather than to
+// the kernel under test.
+constexpr int kMaxBoots = 3;
+constexpr std::string_view kTcgOopsLost =
+    "the guest died of an int3 Oops at a live-patched jump label, a known defect of multi-threaded TCG with "
+    "kernel code patching (not a verdict)";
 
 int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args) {
   if (o.cpus < 1 || o.mem_mb < 256 || o.timeout_s < 1)
@@ -254,24 +270,32 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   write_file(run_dir / "qemu-command.sh", "#!/bin/sh\nexec " + shell_join(argv) + "\n");
   QemuRun run;
   GuestData data;
-  std::vector<std::string> lost_consoles;
+  std::vector<LostBoot> lost_boots;
   for (int attempt = 1;; attempt++) {
     write_file(data_log, "");
     run = run_qemu(argv, console_log, qemu_output, o);
     data = decode_guest_data(slurp(data_log).value_or(""));
-    // Boot again, at most twice, for a guest lost to the emulator rather than
-    // to the kernel under test; each lost console log is kept.
-    if (data.exit_code || run.timed_out || o.accel != "tcg" || attempt >= kTcgFlakeBoots ||
-        !tcg_code_patching_oops(run.console))
-      break;
+    // Boot again, at most twice, for a guest lost to the emulator or the host
+    // rather than to the kernel under test; each lost console log is kept.
+    std::string lost_because;
+    if (!run.host_freeze.empty())
+      lost_because = fmt::format("{}: from {:.0f} s the guest kernel reports lockups and RCU stalls of its own, and "
+                                 "the guest is not trusted after them (not a verdict)",
+                                 run.host_freeze, kHostFreezeLostS);
+    else if (!data.exit_code && !run.timed_out && o.accel == "tcg" && tcg_code_patching_oops(run.console))
+      lost_because = kTcgOopsLost;
+    if (lost_because.empty()) break;
+    if (attempt >= kMaxBoots) {
+      if (run.host_freeze.empty()) break;  // the Oops is reported as a FAIL below
+      throw VmError(exit_code::vm_failed,
+                    fmt::format("VM lost to the host in each of {} boots, no verdict: {}; console log: {}", kMaxBoots,
+                                run.host_freeze, console_log.string()));
+    }
     const auto lost = fmt::format("{}.lost{}", console_log.string(), attempt);
     fs::rename(console_log, lost);
-    lost_consoles.push_back(lost);
-    fmt::print(stderr,
-               "aqcheck: warning: the guest died of an int3 Oops at a live-patched jump label, a known "
-               "defect of multi-threaded TCG with kernel code patching (not a verdict); booting again "
-               "(attempt {} of {}); that console log: {}\n",
-               attempt + 1, kTcgFlakeBoots, lost);
+    lost_boots.push_back({lost, lost_because});
+    fmt::print(stderr, "aqcheck: warning: {}; booting again (attempt {} of {}); that console log: {}\n", lost_because,
+               attempt + 1, kMaxBoots, lost);
   }
 
   // Reports: every /out file is kept in the run directory; the redirected ones
@@ -293,7 +317,7 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
       continue;
     }
     if (const auto it = data.files.find(name); it != data.files.end()) {
-      write_file(r.host_path, note_lost_boots(r.option, it->second, lost_consoles));
+      write_file(r.host_path, note_lost_boots(r.option, it->second, lost_boots));
       fmt::print(stderr, "aqcheck: vm: wrote {} {}\n", r.option, r.host_path);
     } else if (data.exit_code) {
       fmt::print(stderr, "aqcheck: warning: the guest wrote no {} report ({})\n", r.option, r.guest_path);

@@ -112,12 +112,18 @@ struct GuestCommand {
   std::vector<std::string> inputs;  // --workload FILE, --workloads-dir DIR (as given)
 };
 
-// A report the guest wrote, with the boots the emulator lost before it (the
-// kept console logs) written into it: a run that needed another boot says so
-// in its --json ("vm": {"boots", "lost_boots"}) and --markdown report, never
-// only on stderr.  Other reports, and runs with one boot, are returned as is.
+// A boot lost to the emulator or the host: its kept console log and why.
+struct LostBoot {
+  std::string console;
+  std::string because;
+};
+
+// A report the guest wrote, with the boots lost before it written into it: a
+// run that needed another boot says so in its --json ("vm": {"boots",
+// "lost_boots", "lost_because"}) and --markdown report, never only on stderr.
+// Other reports, and runs with one boot, are returned as is.
 std::string note_lost_boots(const std::string& option, const std::string& report,
-                            const std::vector<std::string>& lost_consoles);
+                            const std::vector<LostBoot>& lost);
 
 // Rewrites `--json FILE` / `--json=FILE` (and --junit, --markdown, and the
 // directory of --out DIR) to /out/<basename>; "-" (stdout) and arguments after

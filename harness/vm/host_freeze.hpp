@@ -1,0 +1,69 @@
+// How long the host has kept the guest from running.
+//
+// A TCG guest whose vCPU threads the host does not run stands still while its
+// clock, the host's, goes on.  Short freezes are the run's business: every
+// reason they cause carries the host-stall mark and the case runs again (README
+// "Host stalls"); from 15 s that includes sched_ext ejecting the scheduler
+// (kernel/watchdog.c: is_softlockup() calls scx_softlockup() at 3/4 of the
+// 20 s soft-lockup threshold).  A long one is the guest kernel's: at 20 s it
+// reports a soft lockup, at 21 s an RCU stall, and the guest is not to be
+// trusted afterwards: in a 7.2 guest frozen 30 s, the next CPU hotplug hung
+// the guest for good (the CI run that lost its whole `faults` report;
+// ci/tests/test_host_stall.py).  Such a boot is lost to the host, not a
+// verdict: `aqcheck vm` ends it as soon as the freeze reaches
+// kHostFreezeLostS and boots again, saying so.
+//
+// The evidence is the host's, since the guest cannot tell a host freeze from
+// its own lockup: qemu stopped (SIGSTOP), a qemu thread that waited for a host
+// CPU (schedstat run_delay: the host's CPUs were busy), or aqcheck's own loop
+// not run (the host machine itself stood still: steal).  An idle guest is not
+// frozen: its vCPU threads sleep and wait for nothing.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+
+namespace aq::vm_detail {
+
+inline constexpr double kHostFreezeLostS = 20;
+
+// One reading, against the previous one.
+struct FreezeSample {
+  double wall_s = 0;        // since the previous reading
+  double runner_gap_s = 0;  // aqcheck's own loop not run (it polls every 100 ms)
+  bool qemu_stopped = false;
+  double qemu_wait_s = 0;   // the longest any qemu thread waited for a host CPU
+};
+
+// How much of a reading the guest did not run, and why ("" when it ran).
+struct FreezeJudgement {
+  double lost_s = 0;
+  const char* why = "";
+};
+FreezeJudgement judge_freeze_sample(const FreezeSample& s);
+
+class HostFreezeMeter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit HostFreezeMeter(pid_t qemu);
+  // Called every iteration of the runner's loop; reads /proc once a second.
+  void poll(Clock::time_point now);
+  // Feeds one reading (poll's, or a test's).
+  void add(const FreezeSample& s);
+  // The freeze under way: consecutive readings the guest mostly did not run.
+  double current_s() const { return current_s_; }
+  const std::string& current_why() const { return why_; }
+
+ private:
+  pid_t qemu_;
+  Clock::time_point last_poll_{}, last_read_{};
+  double gap_s_ = 0;  // runner gaps since the last reading
+  std::map<long, unsigned long long> run_delay_ns_;  // per qemu thread
+  double current_s_ = 0;
+  std::string why_;
+};
+
+}  // namespace aq::vm_detail
