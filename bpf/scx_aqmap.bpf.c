@@ -428,10 +428,10 @@ static bool wake_jumps_queue(struct task_struct *p, u64 enq_flags)
  * slice: a hog preempted as soon as it got the CPU went back to its FIFO's
  * tail again and again (cpu 0.34x EEVDF).  Wall time since ops.running, as
  * a running task's sum_exec_runtime is brought up to date only at ticks.
- * A new task preempts too, but not its parent, which between fork() and
- * wait() would lose its turn to its own child; a child that never preempted
- * made its parent wait out a hog's slice on the other CPU (fork 0.58x EEVDF;
- * 0.78x when it did, with part three).
+ * A new task preempts too.  No wakee or new task preempts its own parent:
+ * between fork() and wait() the parent would lose its turn to its own child.
+ * A child that never preempted made its parent wait out a hog's slice on the
+ * other CPU (fork 0.58x EEVDF; 0.78x when it did, with part three).
  */
 static bool had_its_turn(struct task_struct *p)
 {

@@ -63,8 +63,7 @@ SelftestKernelLog judge_selftest_kernel_log(const std::vector<std::string>& line
   for (const auto& l : lines) text += l + "\n";
   SelftestKernelLog out;
   for (auto& p : scan_console(text)) {
-    const bool exit = contains(p, "sched_ext: BPF scheduler \"") && contains(p, "\" disabled (");
-    (exit ? out.scheduler_exits : out.problems).push_back(std::move(p));
+    (is_scheduler_exit(p) ? out.scheduler_exits : out.problems).push_back(std::move(p));
   }
   return out;
 }

@@ -163,9 +163,11 @@ std::string to_markdown(const Report& r) {
                               fmt::join(r.shards, ", "), r.cases.size(), count(r, "PASS"), count(r, "FAIL"),
                               r.elapsed_s);
   for (const auto& p : r.problems) m += fmt::format("\n**Problem:** {}\n", p);
+  // One table per kernel (and the host) of its cases; negative controls have their own.
   std::vector<std::string> groups;
   for (const auto& c : r.cases)
-    if (std::find(groups.begin(), groups.end(), group_of(c)) == groups.end()) groups.push_back(group_of(c));
+    if (c.section != "negative control" && std::find(groups.begin(), groups.end(), group_of(c)) == groups.end())
+      groups.push_back(group_of(c));
   std::sort(groups.begin(), groups.end());
   std::stable_partition(groups.begin(), groups.end(), [](auto& g) { return g == "host"; });
   for (const auto& g : groups) {

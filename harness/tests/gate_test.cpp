@@ -133,6 +133,16 @@ TEST(GateMerge, OneVerdictFromEveryShard) {
   EXPECT_NE(md.find("## Kernel 7.3"), std::string::npos) << md;
 }
 
+// Negative controls have their own table: a kernel with nothing else gets none.
+TEST(GateReport, NegativeControlsAreNotAKernelTable) {
+  auto r = shard_report("7.2", "1/1", {{"7.2/negative/lost-task", "PASS"}});
+  r.cases[0].section = "negative control";
+  const auto md = aq::gate::to_markdown(r);
+  EXPECT_EQ(md.find("## Kernel 7.2"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Negative controls"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 7.2/negative/lost-task | PASS |"), std::string::npos) << md;
+}
+
 TEST(GateMerge, AMissingShardOrACaseTwiceFails) {
   const auto a = shard_report("7.2", "1/3", {{"7.2/a", "PASS"}});
   const auto b = shard_report("7.2", "3/3", {{"7.2/b", "PASS"}});

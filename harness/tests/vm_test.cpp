@@ -265,6 +265,13 @@ TEST(GuestWatchdog, HangReportsAreHungTasksAndRcuStalls) {
   EXPECT_FALSE(aq::is_hang_report("[    9.9] WARNING: CPU: 1 PID: 7 at kernel/sched/ext.c:1234"));
 }
 
+TEST(Console, SchedulerExitsAreDisablesOtherThanUnregistering) {
+  EXPECT_TRUE(aq::is_scheduler_exit("[ 41.4] sched_ext: BPF scheduler \"aqmap\" disabled (scx_bpf_error)"));
+  EXPECT_TRUE(aq::is_scheduler_exit("[ 42.1] sched_ext: BPF scheduler \"x_fail\" disabled (runtime error)"));
+  EXPECT_FALSE(aq::is_scheduler_exit("[ 17.5] sched_ext: BPF scheduler \"aqmap\" disabled (unregistered from user space)"));
+  EXPECT_FALSE(aq::is_scheduler_exit("[  7.3] sched_ext: BPF scheduler \"aqmap\" enabled"));
+}
+
 TEST(GuestWatchdog, VerdictIsTheReasonAfterTheMarker) {
   const std::string console = "[  242.6] INFO: task khugepaged:42 blocked for more than 120 seconds.\n" +
                               std::string(aq::guest_watchdog_ended) + "the kernel reported a hang  \n[ 363.1] x\n";

@@ -35,13 +35,16 @@ std::vector<std::string> scan_console(const std::string& text, const std::vector
     // share the console and may print "WARNING:" about themselves.
     if (!is_printk_line(line)) continue;
     if (std::any_of(allowed.begin(), allowed.end(), [&](const auto& a) { return contains(line, a); })) continue;
-    const bool scx_disabled = contains(line, "sched_ext: ") && contains(line, " disabled (") &&
-                              !contains(line, " disabled (unregistered from user space)");
     if (contains(line, "WARNING:") || contains(line, "BUG:") || contains(line, "Oops:") ||
-        contains(line, "Kernel panic") || is_hang_report(line) || scx_disabled)
+        contains(line, "Kernel panic") || is_hang_report(line) || is_scheduler_exit(line))
       found.emplace_back(line);
   }
   return found;
+}
+
+bool is_scheduler_exit(std::string_view line) {
+  return contains(line, "sched_ext: ") && contains(line, " disabled (") &&
+         !contains(line, " disabled (unregistered from user space)");
 }
 
 bool is_hang_report(std::string_view line) {

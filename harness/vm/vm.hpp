@@ -69,6 +69,11 @@ int guest_watchdog_uptime(int timeout_s);
 // what wakes the guest watchdog.
 bool is_hang_report(std::string_view line);
 
+// A kernel log line saying sched_ext disabled a BPF scheduler for a reason
+// other than its own program unregistering it: one of scan_console's
+// problems, and in a selftest's log the test's own doing.
+bool is_scheduler_exit(std::string_view line);
+
 // Kernel problems in a serial console log: WARNING:, BUG:, RCU stalls,
 // Oops, hung tasks, Kernel panic, and sched_ext schedulers disabled for any
 // reason but a clean unregister from user space.  Returns the offending lines,
