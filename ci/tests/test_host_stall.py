@@ -2,7 +2,7 @@
 
 Under TCG the whole guest sometimes stands still for seconds (the host did
 not run qemu).  Here the tests make that happen for real: they stop qemu with
-SIGSTOP mid-run.
+SIGSTOP, or block it with the cgroup freezer, mid-run.
 
 A short freeze: every task that was waiting then waited past the stuck-task
 bound, so the first attempt FAILs; every reason must carry the host-stall
@@ -11,8 +11,9 @@ report must keep the failed attempt next to the final verdict.
 
 A long one (from 20 s the guest kernel reports a soft lockup and an RCU
 stall; a 7.2 guest frozen 30 s then hung at its next CPU hotplug): the boot
-is lost to the host.  `aqcheck vm` must end it, say so,
-boot again and write the lost boot into the report.
+is lost to the host.  `aqcheck vm` must end it, say so, boot again and write
+the lost boot into the report, whether qemu was stopped (the host's view
+shows it) or blocked (only the guest's standstill and qemu's idle CPU do).
 """
 import json
 import os
@@ -40,9 +41,37 @@ def qemu_of(pid):
     raise AssertionError(f"aqcheck vm (pid {pid}) has no qemu child")
 
 
-def run_frozen(name, freeze_s, run_args):
-    """aqcheck vm -- run RUN_ARGS with qemu stopped for FREEZE_S, 3 s after
-    the scheduler attached; returns (exit code, output, report, console)."""
+class Freezer:
+    """The kernel's cgroup freezer: qemu's threads block (state D), neither
+    stopped nor waiting for a CPU, as behind a host I/O stall or qemu's own
+    lock.  cgroup v1's freezer controller, or v2's cgroup.freeze."""
+
+    def __init__(self, pid):
+        v1 = pathlib.Path("/sys/fs/cgroup/freezer")
+        self.dir = (v1 if v1.is_dir() else pathlib.Path("/sys/fs/cgroup")) / f"aqcheck-test-{pid}"
+        self.dir.mkdir()
+        (self.dir / "cgroup.procs").write_text(str(pid))
+        self.v1 = v1.is_dir()
+
+    def freeze(self, frozen):
+        if self.v1:
+            (self.dir / "freezer.state").write_text("FROZEN" if frozen else "THAWED")
+        else:
+            (self.dir / "cgroup.freeze").write_text("1" if frozen else "0")
+
+    def remove(self):
+        for _ in range(50):  # until aqcheck has reaped the killed qemu
+            try:
+                self.dir.rmdir()
+                return
+            except OSError:
+                time.sleep(0.2)
+
+
+def run_frozen(name, freeze_s, run_args, how="sigstop"):
+    """aqcheck vm -- run RUN_ARGS with qemu stopped (SIGSTOP) or blocked (the
+    cgroup freezer) for FREEZE_S, 3 s after the scheduler attached; returns
+    (exit code, output, report, console)."""
     require_kernel()
     OUT.mkdir(parents=True, exist_ok=True)
     report = OUT / f"{name}.json"
@@ -53,7 +82,7 @@ def run_frozen(name, freeze_s, run_args):
            "--timeout", "600", "--", "run", *run_args, "--json", str(report)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
                             stdin=subprocess.DEVNULL)
-    lines, frozen = [], False
+    lines, frozen, freezer = [], False, None
     try:
         for line in proc.stdout:
             lines.append(line)
@@ -61,16 +90,24 @@ def run_frozen(name, freeze_s, run_args):
                 frozen = True
                 time.sleep(3)  # let the run settle: tasks queue on the FIFOs
                 qemu = qemu_of(proc.pid)
-                os.kill(qemu, signal.SIGSTOP)
-                time.sleep(freeze_s)
-                try:
-                    os.kill(qemu, signal.SIGCONT)
-                except ProcessLookupError:
-                    pass  # aqcheck ended that boot meanwhile
+                if how == "sigstop":
+                    os.kill(qemu, signal.SIGSTOP)
+                    time.sleep(freeze_s)
+                    try:
+                        os.kill(qemu, signal.SIGCONT)
+                    except ProcessLookupError:
+                        pass  # aqcheck ended that boot meanwhile
+                else:
+                    freezer = Freezer(qemu)
+                    freezer.freeze(True)
+                    time.sleep(freeze_s)
+                    freezer.freeze(False)
         rc = proc.wait(timeout=660)
     finally:
         if proc.poll() is None:
             proc.kill()
+        if freezer:
+            freezer.remove()
     out = "".join(lines)
     (OUT / f"{name}.out.log").write_text(out)
     assert frozen, f"never saw {ATTACHED!r}:\n{tail_of(out)}"
@@ -118,3 +155,22 @@ def test_a_guest_frozen_past_the_kernels_lockup_detectors_is_a_boot_lost_to_the_
     (because,) = j["vm"]["lost_because"]
     assert lost == f"{console}.lost1" and pathlib.Path(lost).exists(), lost
     assert re.match(r"the host did not run the guest for 2[0-4] s \(qemu was stopped", because), because
+
+
+def test_a_guest_that_stood_still_while_qemu_was_blocked_is_a_boot_lost_to_the_host():
+    """Not stopped, not waiting for a CPU: the host's scheduler shows nothing,
+    the guest reports its standstill, and qemu's CPU time says it was not the
+    guest's doing (a guest kernel that locks up spins its vCPUs)."""
+    rc, out, j, console = run_frozen("host-blocked", LONG_FREEZE_S,
+                                     ["--stress", "--cpu 4", "--duration", "10", "--seed", "4244"], how="freezer")
+    tail = tail_of(out)
+    assert rc == PASS, f"aqcheck exit {rc}:\n{tail}"
+    assert re.search(r"aqcheck-guest: watchdog: the whole guest stood still 2\d\.\d s", out), tail
+    assert re.search(r"aqcheck: warning: the guest stood still 2\d s while qemu used 0\.\d\d CPU-s/s: qemu was blocked",
+                     out), tail
+    assert "booting again (attempt 2 of 3)" in out, tail
+    assert j["verdict"] == "PASS" and j["vm"]["boots"] == 2, j.get("vm")
+    (because,) = j["vm"]["lost_because"]
+    assert "qemu was blocked on the host" in because, because
+    # What the host measured, once a second, is kept beside the console log.
+    assert pathlib.Path(f"{console}.host").read_text().startswith("# t_s wall_s qemu_cpu_s")

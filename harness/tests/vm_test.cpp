@@ -255,6 +255,27 @@ TEST(RunArgs, EncodesOneArgumentPerLine) {
   EXPECT_EQ(aq::encode_run_args({"--name", "a b 'c'"}), "LS1uYW1lCmEgYiAnYycK");
 }
 
+// A standstill the guest reports is judged by what qemu did meanwhile: next
+// to no CPU means qemu's threads were blocked outside the guest.
+TEST(HostFreeze, QemusCpuShareOverTheLastReadings) {
+  aq::vm_detail::HostFreezeMeter m(0, {});
+  EXPECT_EQ(m.qemu_cpu_share(10), -1);
+  for (int i = 0; i < 30; i++) m.add({1.0, 0, false, 0}, 1.9);  // busy guest
+  for (int i = 0; i < 25; i++) m.add({1.0, 0, false, 0}, 0.01);  // blocked, not by the host's scheduler
+  EXPECT_EQ(m.current_s(), 0);  // nothing the scheduler's view shows
+  EXPECT_LT(m.qemu_cpu_share(25), aq::vm_detail::kQemuBlockedShare);
+  EXPECT_GT(m.qemu_cpu_share(60), 0.9);
+  m.add({3.0, 3.0, false, 0}, 3.0);  // a runner gap: qemu's time in it is not counted
+  EXPECT_EQ(m.qemu_cpu_share(2), 0);
+}
+
+TEST(GuestWatchdog, StandstillsAreReadFromTheConsole) {
+  const std::string console = "x\n" + std::string(aq::guest_stood_still) + "33.5 s (its 1 s poll came back that late)\n" +
+                              "[ 45.7] rcu: INFO\n" + std::string(aq::guest_stood_still) + "6.0 s (...)\n";
+  EXPECT_EQ(aq::guest_standstills(console), (std::vector<double>{33.5, 6.0}));
+  EXPECT_TRUE(aq::guest_standstills("nothing\n").empty());
+}
+
 // --- the guest watchdog's side of the protocol ---------------------------------------
 
 TEST(GuestWatchdog, HangReportsAreHungTasksAndRcuStalls) {
@@ -452,7 +473,7 @@ TEST(HostFreeze, AReadingIsFrozenWhenTheHostDidNotRunTheGuest) {
 // The freeze under way is the run of consecutive frozen readings: a reading
 // in which the guest ran ends it, and a long one counts at once.
 TEST(HostFreeze, TheFreezeUnderWayAddsUpConsecutiveFrozenReadings) {
-  aq::vm_detail::HostFreezeMeter m(0);
+  aq::vm_detail::HostFreezeMeter m(0, {});
   for (int i = 0; i < 19; i++) m.add({1.0, 0, true, 0});
   EXPECT_DOUBLE_EQ(m.current_s(), 19);
   EXPECT_LT(m.current_s(), aq::vm_detail::kHostFreezeLostS);

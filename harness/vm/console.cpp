@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 
 #include "common/text.hpp"
@@ -40,6 +41,17 @@ std::vector<std::string> scan_console(const std::string& text, const std::vector
       found.emplace_back(line);
   }
   return found;
+}
+
+std::vector<double> guest_standstills(std::string_view console) {
+  std::vector<double> out;
+  for (auto at = console.find(guest_stood_still); at != std::string_view::npos;
+       at = console.find(guest_stood_still, at + 1)) {
+    const auto rest = console.substr(at + guest_stood_still.size());
+    double s = 0;
+    if (std::sscanf(std::string(rest.substr(0, rest.find(' '))).c_str(), "%lf", &s) == 1) out.push_back(s);
+  }
+  return out;
 }
 
 bool is_scheduler_exit(std::string_view line) {

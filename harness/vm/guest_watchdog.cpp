@@ -74,9 +74,16 @@ int guest_watchdog(int dump_at_uptime_s) {
 
   KernelLog klog;
   std::optional<double> end_at;  // set by the first hang report
+  double polled_at = uptime_s();
   while (true) {
     pollfd p{klog.fd(), POLLIN, 0};
     poll(&p, klog.fd() >= 0 ? 1 : 0, 1000);
+    // Said before any hang report it caused: the host judges the standstill.
+    if (const double late = uptime_s() - polled_at - 1; late >= kGuestStoodStillS)
+      say(fmt::format("{}{:.1f} s (its 1 s poll came back that late)",
+                      std::string_view(guest_stood_still).substr(std::string_view("aqcheck-guest: watchdog: ").size()),
+                      late));
+    polled_at = uptime_s();
     if (!end_at) {
       for (const auto& line : klog.read_new()) {
         if (!is_hang_report(line)) continue;

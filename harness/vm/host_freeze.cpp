@@ -1,6 +1,9 @@
 #include "vm/host_freeze.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -38,9 +41,28 @@ FreezeJudgement judge_freeze_sample(const FreezeSample& s) {
   return j;
 }
 
-HostFreezeMeter::HostFreezeMeter(pid_t qemu) : qemu_(qemu) {}
+HostFreezeMeter::HostFreezeMeter(pid_t qemu, const fs::path& log) : qemu_(qemu) {
+  if (!log.empty() && (log_ = std::fopen(log.c_str(), "w")))
+    std::fputs("# t_s wall_s qemu_cpu_s qemu_stopped qemu_wait_s runner_gap_s host_io_full_s\n", log_);
+}
 
-void HostFreezeMeter::add(const FreezeSample& s) {
+HostFreezeMeter::~HostFreezeMeter() {
+  if (log_) std::fclose(log_);
+}
+
+double HostFreezeMeter::qemu_cpu_share(double window_s) const {
+  double wall = 0, cpu = 0;
+  for (auto it = readings_.rbegin(); it != readings_.rend() && it->t_s > t_s_ - window_s; ++it) {
+    wall += it->wall_s;
+    cpu += it->cpu_s;
+  }
+  return wall > 0 ? cpu / wall : -1;
+}
+
+void HostFreezeMeter::add(const FreezeSample& s, double qemu_cpu_s) {
+  t_s_ += s.wall_s;
+  readings_.push_back({t_s_, s.wall_s, s.runner_gap_s > 0.5 * s.wall_s ? 0 : qemu_cpu_s});
+  while (!readings_.empty() && readings_.front().t_s < t_s_ - 600) readings_.pop_front();
   const auto j = judge_freeze_sample(s);
   if (j.lost_s <= 0) {
     current_s_ = 0;
@@ -75,9 +97,36 @@ void HostFreezeMeter::poll(Clock::time_point now) {
       s.qemu_wait_s = std::max(s.qemu_wait_s, static_cast<double>(delay - it->second) / 1e9);
     it->second = delay;
   }
+  // qemu's CPU time (utime + stime, its exited threads' too) and the host's
+  // "full" I/O stall time: the first explains a standstill, the second may.
+  const auto stat = slurp(proc_path(qemu_, "stat")).value_or("");
+  double cpu_s = -1;
+  if (const auto close = stat.rfind(") "); close != std::string::npos) {
+    std::istringstream fields(stat.substr(close + 2));
+    std::string f;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 13 && fields >> f; i++) {
+    }
+    if (fields >> utime >> stime) cpu_s = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  double io_full_s = -1;
+  if (const auto psi = slurp("/proc/pressure/io").value_or(""); psi.find("full ") != std::string::npos) {
+    const auto total = psi.find("total=", psi.find("full "));
+    if (total != std::string::npos) io_full_s = std::strtod(psi.c_str() + total + 6, nullptr) / 1e6;
+  }
+  const double cpu_used = qemu_cpu_s_ >= 0 && cpu_s >= qemu_cpu_s_ ? cpu_s - qemu_cpu_s_ : 0;
+  const double io_stall = io_full_s_ >= 0 && io_full_s >= io_full_s_ ? io_full_s - io_full_s_ : 0;
+  qemu_cpu_s_ = cpu_s;
+  io_full_s_ = io_full_s;
   last_read_ = now;
   gap_s_ = 0;
-  if (!first) add(s);
+  if (first) return;
+  add(s, cpu_used);
+  if (log_) {
+    std::fprintf(log_, "%.1f %.2f %.2f %d %.2f %.2f %.2f\n", t_s_, s.wall_s, cpu_used, s.qemu_stopped ? 1 : 0,
+                 s.qemu_wait_s, s.runner_gap_s, io_stall);
+    std::fflush(log_);
+  }
 }
 
 }  // namespace aq::vm_detail

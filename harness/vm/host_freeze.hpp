@@ -18,17 +18,31 @@
 // CPU (schedstat run_delay: the host's CPUs were busy), or aqcheck's own loop
 // not run (the host machine itself stood still: steal).  An idle guest is not
 // frozen: its vCPU threads sleep and wait for nothing.
+//
+// The host's scheduler is not the only way to stop a guest: qemu's vCPU
+// threads can block inside qemu (its big lock, held by a thread blocked on
+// the host's I/O; a multi-threaded TCG exclusive section), and then nothing
+// above moves.  The guest watchdog says when its 1 s poll came back late
+// (guest_stood_still, vm.hpp); a guest that stood still while qemu used next
+// to no CPU was stopped outside itself, since a guest kernel that locks up
+// spins its vCPUs.  So each reading also keeps qemu's CPU time.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
 #include <map>
 #include <string>
 
 namespace aq::vm_detail {
 
 inline constexpr double kHostFreezeLostS = 20;
+// A guest standstill during which qemu used less CPU than this (CPU-seconds
+// per second) was not the guest's own doing.
+inline constexpr double kQemuBlockedShare = 0.25;
 
 // One reading, against the previous one.
 struct FreezeSample {
@@ -48,20 +62,32 @@ FreezeJudgement judge_freeze_sample(const FreezeSample& s);
 class HostFreezeMeter {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit HostFreezeMeter(pid_t qemu);
+  // Each reading is appended to @log (if not empty): seconds since the
+  // first, and what it measured, for a failure that needs explaining.
+  HostFreezeMeter(pid_t qemu, const std::filesystem::path& log);
+  ~HostFreezeMeter();
   // Called every iteration of the runner's loop; reads /proc once a second.
   void poll(Clock::time_point now);
-  // Feeds one reading (poll's, or a test's).
-  void add(const FreezeSample& s);
+  // Feeds one reading (poll's, or a test's), with qemu's CPU time in it.
+  void add(const FreezeSample& s, double qemu_cpu_s = 0);
   // The freeze under way: consecutive readings the guest mostly did not run.
   double current_s() const { return current_s_; }
   const std::string& current_why() const { return why_; }
+  // qemu's CPU-seconds per second over the readings of the last @window_s
+  // (a runner gap counts as none); -1 without a reading in it.
+  double qemu_cpu_share(double window_s) const;
 
  private:
   pid_t qemu_;
   Clock::time_point last_poll_{}, last_read_{};
   double gap_s_ = 0;  // runner gaps since the last reading
   std::map<long, unsigned long long> run_delay_ns_;  // per qemu thread
+  double qemu_cpu_s_ = -1, io_full_s_ = -1, t_s_ = 0;
+  struct Reading {
+    double t_s, wall_s, cpu_s;
+  };
+  std::deque<Reading> readings_;  // the last few minutes
+  std::FILE* log_ = nullptr;
   double current_s_ = 0;
   std::string why_;
 };

@@ -103,7 +103,8 @@ QemuRun run_qemu(const std::vector<std::string>& argv, const fs::path& console_l
   const auto deadline = started + std::chrono::seconds(o.timeout_s);
   const pid_t pid = spawn(argv, qemu_output);
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  HostFreezeMeter freeze(pid);
+  HostFreezeMeter freeze(pid, console_log.string() + ".host");
+  std::size_t console_judged = 0;  // through the last whole line scanned for standstills
 
   constexpr std::string_view guest_hello = "aqcheck-guest: kernel";
   const auto pump = [&] {
@@ -130,9 +131,28 @@ QemuRun run_qemu(const std::vector<std::string>& argv, const fs::path& console_l
     pump();
     if (reap(false)) break;
     freeze.poll(Clock::now());
-    if (freeze.current_s() >= kHostFreezeLostS) {
+    if (freeze.current_s() >= kHostFreezeLostS)
       run.host_freeze = fmt::format("the host did not run the guest for {:.0f} s ({})", freeze.current_s(),
                                     freeze.current_why());
+    const auto whole = run.console.rfind('\n');
+    std::vector<double> standstills;
+    if (whole != std::string::npos && whole + 1 > console_judged) {
+      standstills = guest_standstills(std::string_view(run.console).substr(console_judged, whole + 1 - console_judged));
+      console_judged = whole + 1;
+    }
+    for (const double still : standstills) {
+      if (still < kHostFreezeLostS) continue;
+      const double share = freeze.qemu_cpu_share(still);
+      if (share >= 0 && share < kQemuBlockedShare)
+        run.host_freeze = fmt::format("the guest stood still {:.0f} s while qemu used {:.2f} CPU-s/s: qemu was blocked "
+                                      "on the host (its I/O, its own lock, a freezer), neither stopped nor kept "
+                                      "waiting for a CPU",
+                                      still, share);
+      else
+        fmt::print(stderr, "aqcheck: vm: the guest stood still {:.0f} s while qemu used {:.2f} CPU-s/s: the guest "
+                   "kernel itself stood still\n", still, share);
+    }
+    if (!run.host_freeze.empty()) {
       kill(pid, SIGKILL);
       reap(true);
       break;

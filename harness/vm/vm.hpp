@@ -57,6 +57,15 @@ int guest_exit(int code);
 // host turns it into a "VM hung" verdict.
 inline constexpr std::string_view guest_watchdog_ended = "aqcheck-guest: watchdog: ending the VM: ";
 
+// What the guest watchdog prints when its own 1 s poll came back this many
+// seconds late (at least kGuestStoodStillS): the whole guest stood still.
+// Then "<seconds> s"; the host tells whether qemu ran meanwhile.
+inline constexpr std::string_view guest_stood_still = "aqcheck-guest: watchdog: the whole guest stood still ";
+inline constexpr double kGuestStoodStillS = 5;
+
+// The seconds of every guest_stood_still line in @console, in order.
+std::vector<double> guest_standstills(std::string_view console);
+
 // True inside a VM that run_vm booted (its /init and marker file).
 bool inside_aqcheck_vm();
 
