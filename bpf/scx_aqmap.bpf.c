@@ -936,6 +936,28 @@ static void audit_fail(struct aq_audit *au, u32 status, s32 fifo,
  * The entry count lives in the arena, not in a register: the verifier then
  * treats it as unknown and the walk's states converge.
  */
+/*
+ * The audit runs from a syscall (BPF_PROG_TEST_RUN) with interrupts on, and
+ * must take a FIFO lock with them off.  Otherwise an interrupt on the
+ * auditing CPU, say a wakeup of a task on the other CPU, spins on that CPU's
+ * rq lock while the audit holds the FIFO lock, and the other CPU, in
+ * ops.dequeue under that rq lock, spins on the FIFO lock: an rq-lock/FIFO-lock
+ * ABBA that rqspinlock cannot see and only its timeouts end, 16 of them in
+ * ops.dequeue, with both CPUs' interrupts off.  Seen as 30 s standstills of
+ * the whole guest in affinity-churn, then the kernel's soft-lockup and RCU
+ * stall reports and a dequeue that failed "16 times (-110)".  The struct_ops
+ * callbacks run with interrupts off already.
+ */
+static __always_inline int audit_lock(struct bpf_res_spin_lock *lock, unsigned long *flags)
+{
+	return bpf_res_spin_lock_irqsave(lock, flags);
+}
+
+static __always_inline void audit_unlock(struct bpf_res_spin_lock *lock, unsigned long *flags)
+{
+	bpf_res_spin_unlock_irqrestore(lock, flags);
+}
+
 static void audit_fifo(struct aq_audit *au, s32 i, u64 now)
 {
 	struct qmap_fifo __arena *fifo_a = &qa.fifos[i];
@@ -943,10 +965,11 @@ static void audit_fifo(struct aq_audit *au, s32 i, u64 now)
 	struct bpf_res_spin_lock *lock = qmap_fifo_lock(i);
 	struct task_ctx *node, *prev = NULL;
 	struct task_ctx *head, *tail;
+	unsigned long flags;
 	u64 steps = 0, len;
 	u32 n;
 
-	if (!lock || bpf_res_spin_lock(lock)) {
+	if (!lock || audit_lock(lock, &flags)) {
 		audit_fail(au, AQ_AUDIT_LOCK_FAILED, i, NULL, 0, 0);
 		return;
 	}
@@ -1002,7 +1025,7 @@ static void audit_fifo(struct aq_audit *au, s32 i, u64 now)
 		if (steps != len || prev != tail)
 			audit_fail(au, AQ_AUDIT_CYCLE, i, prev, steps, len);
 	}
-	bpf_res_spin_unlock(lock);
+	audit_unlock(lock, &flags);
 }
 
 /*
