@@ -6,10 +6,10 @@
 // "Host stalls"); from 15 s that includes sched_ext ejecting the scheduler
 // (kernel/watchdog.c: is_softlockup() calls scx_softlockup() at 3/4 of the
 // 20 s soft-lockup threshold).  A long one is the guest kernel's: at 20 s it
-// reports a soft lockup, at 21 s an RCU stall, and the guest is not to be
-// trusted afterwards: in a 7.2 guest frozen 30 s, the next CPU hotplug hung
-// the guest for good (the CI run that lost its whole `faults` report;
-// ci/tests/test_host_stall.py).  Such a boot is lost to the host, not a
+// reports a soft lockup, at 21 s an RCU stall (which the guest watchdog takes
+// for a hang), and the guest is not to be trusted afterwards: a 7.2 guest
+// frozen 30 s hung at its next CPU hotplug (ci/tests/test_host_stall.py).
+// Such a boot is lost to the host, not a
 // verdict: `aqcheck vm` ends it as soon as the freeze reaches
 // kHostFreezeLostS and boots again, saying so.
 //
