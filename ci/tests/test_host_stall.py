@@ -172,5 +172,7 @@ def test_a_guest_that_stood_still_while_qemu_was_blocked_is_a_boot_lost_to_the_h
     assert j["verdict"] == "PASS" and j["vm"]["boots"] == 2, j.get("vm")
     (because,) = j["vm"]["lost_because"]
     assert "qemu was blocked on the host" in because, because
+    # The lost boot's readings went with its console log.
+    assert pathlib.Path(f"{console}.lost1.host").read_text().startswith("# t_s wall_s qemu_cpu_s")
     # What the host measured, once a second, is kept beside the console log.
     assert pathlib.Path(f"{console}.host").read_text().startswith("# t_s wall_s qemu_cpu_s")

@@ -313,6 +313,8 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
     }
     const auto lost = fmt::format("{}.lost{}", console_log.string(), attempt);
     fs::rename(console_log, lost);
+    std::error_code ec;  // the host's readings of that boot go with it (the meter may have had no file)
+    fs::rename(console_log.string() + ".host", lost + ".host", ec);
     lost_boots.push_back({lost, lost_because});
     fmt::print(stderr, "aqcheck: warning: {}; booting again (attempt {} of {}); that console log: {}\n", lost_because,
                attempt + 1, kMaxBoots, lost);
