@@ -126,13 +126,14 @@ __hidden struct bpf_res_spin_lock qa_q_lock4 SEC(".data.qa_q_lock4");
 __hidden struct bpf_res_spin_lock qa_slab_lock SEC(".data.qa_slab_lock");
 
 #ifdef AQMAP_MAP_BUDGET_OVER
-/* Three maps more, for the unit test that proves the map-count guard can fail. */
+/* Six maps more, for the unit test that proves the map-count guard can fail. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, u64);
-} budget_over0 SEC(".maps"), budget_over1 SEC(".maps"), budget_over2 SEC(".maps");
+} budget_over0 SEC(".maps"), budget_over1 SEC(".maps"), budget_over2 SEC(".maps"),
+  budget_over3 SEC(".maps"), budget_over4 SEC(".maps"), budget_over5 SEC(".maps");
 #endif
 
 static struct bpf_res_spin_lock *qmap_fifo_lock(s32 idx)
@@ -159,6 +160,7 @@ static struct bpf_res_spin_lock *qmap_slab_lock(void)
 /* The layouts first: the list code below reaches the FIFOs through qa. */
 #define AQMAP_LIST_TYPES_ONLY
 #include "aqmap_arena.h"
+#include "aq_wait_audit.bpf.h"
 #undef AQMAP_LIST_TYPES_ONLY
 
 struct qmap_arena __arena qa;
@@ -1078,72 +1080,12 @@ int aqmap_audit(void *ctx)
 
 /* ---- the wait audit ----------------------------------------------------- */
 
-/*
- * Waiting for a CPU as the kernel's sched_ext watchdog sees it: on its rq's
- * runnable_list, i.e. runnable and not running (ext.c: set_task_runnable(),
- * clr_task_runnable()).
- */
-static bool task_waiting(struct task_struct *p)
-{
-	return (u64)p->scx.runnable_node.next != (u64)&p->scx.runnable_node;
-}
-
-/*
- * HZ, to turn jiffies into ms.  CONFIG_HZ is not readable without the kernel
- * config (a VM's initramfs has none), so the first scan notes jiffies and
- * ktime and a scan 200 ms later derives HZ from them, rounded to the nearest
- * value Kconfig offers.  0 until then.
- */
-static u64 derive_hz(struct aq_wait_audit *wa, u64 jiffies_now, u64 now_ns)
-{
-	static const u64 hz_choices[] = { 100, 250, 300, 1000 };
-	u64 dt, hz, d, best = 0, bestd = ~0ULL;
-	u32 i;
-
-	if (wa->hz)
-		return wa->hz;
-	if (!wa->calib_ns) {
-		wa->calib_ns = now_ns;
-		wa->calib_jiffies = jiffies_now;
-		return 0;
-	}
-	dt = now_ns - wa->calib_ns;
-	if (dt < 200 * NSEC_PER_MSEC)
-		return 0;
-	hz = (jiffies_now - wa->calib_jiffies) * 1000000000ULL / dt;
-	bpf_for(i, 0, 4) {
-		d = hz > hz_choices[i] ? hz - hz_choices[i] : hz_choices[i] - hz;
-		if (d < bestd) {
-			bestd = d;
-			best = hz_choices[i];
-		}
-	}
-	wa->hz = best;
-	return best;
-}
-
-/* Where is @p, which has waited @wait_ms: its FIFO, its DSQ, its state. */
-static void record_stuck(struct aq_stuck_task *st, struct task_struct *p, u64 wait_ms)
+/* The FIFO @p is linked on, and the enqueue that linked it, if any. */
+static void locate_on_fifo(struct aq_stuck_task *st, struct task_struct *p)
 {
 	struct task_ctx_stor_val *v;
-	struct scx_dispatch_q *dsq = p->scx.dsq;
 	struct qmap_fifo *fifo;
-	s32 k;
 
-	st->pid = p->pid;
-	st->cpu = p->thread_info.cpu;
-	st->wait_ms = wait_ms;
-	st->weight = p->scx.weight;
-	st->scx_flags = p->scx.flags;
-	st->ops_state = (u64)p->scx.ops_state.counter & SCX_OPSS_STATE_MASK;
-	st->on_dsq = !!dsq;
-	st->dsq_id = dsq ? dsq->id : 0;
-	/* Unrolled: the verifier takes no variable offset into a task_struct. */
-#pragma unroll
-	for (k = 0; k < 16; k++)
-		st->comm[k] = p->comm[k];
-	st->fifo = -1;
-	st->enq_seq = 0;
 	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
 	if (v && v->taskc) {
 		fifo = (struct qmap_fifo *)READ_ONCE(v->taskc->fifo);
@@ -1165,38 +1107,10 @@ SEC("syscall")
 int aqmap_audit_waits(void *ctx)
 {
 	struct aq_wait_audit *wa = (struct aq_wait_audit *)&qa.waits;
-	u64 jiffies = bpf_jiffies64(), wait_j, wait_ms, hz;
-	struct task_struct *p;
-	u32 n;
 
 	if (!qa.initialized)
 		return 0;
-	hz = derive_hz(wa, jiffies, bpf_ktime_get_ns());
-	wa->max_wait_ms = 0;
-	wa->max_wait_pid = -1;
-	wa->nr_waiting = 0;
-	wa->nr_stuck = 0;
-
-	bpf_rcu_read_lock();
-	bpf_for_each(task, p, NULL, BPF_TASK_ITER_ALL_THREADS) {
-		if (!task_waiting(p))
-			continue;
-		/* A task that became runnable after jiffies was read has waited 0. */
-		wait_j = (s64)(jiffies - p->scx.runnable_at) > 0 ? jiffies - p->scx.runnable_at : 0;
-		wait_ms = hz ? wait_j * 1000 / hz : 0;
-		wa->nr_waiting++;
-		if (wait_ms > wa->max_wait_ms) {
-			wa->max_wait_ms = wait_ms;
-			wa->max_wait_pid = p->pid;
-		}
-		if (!hz || wait_ms < stuck_after_ms)
-			continue;
-		n = wa->nr_stuck++;
-		if (n < AQ_AUDIT_MAX_STUCK)
-			record_stuck(&wa->stuck[n], p, wait_ms);
-	}
-	bpf_rcu_read_unlock();
-	wa->seq++;
+	AQ_SCAN_WAITS(wa, stuck_after_ms, locate_on_fifo);
 	return 0;
 }
 

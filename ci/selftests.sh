@@ -49,6 +49,8 @@ die() { local rc=$1; shift; echo "selftests: $*" >&2; exit "$rc"; }
 
 # shellcheck source=ci/private-apt.sh
 . "$here/private-apt.sh"
+# shellcheck source=ci/kernel-source.sh
+. "$here/kernel-source.sh"
 
 # Host tools for the build, from bookworm.  libzstd-dev: the selftests'
 # Makefile links -lzstd; static linking needs libzstd.a.
@@ -63,21 +65,6 @@ install_build_packages() {
   log "installing: ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm --no-install-recommends "${missing[@]}" >/dev/null
 }
-
-# What is unpacked from linux-source (paths under linux-source-<series>/).
-# Measured with strace on a 7.2 build: the selftests' Makefile, lib.mk and
-# kselftest headers; libbpf, bpftool (needs kernel/bpf/disasm.[ch]), the
-# tools headers and build system; libbpf's bpf_helper_defs.h generator
-# (scripts/bpf_doc.py over include/uapi/linux/bpf.h); tools/sched_ext's scx
-# headers.  ~8 MB in all.  The last line is for reading only: the sched_ext
-# core (kernel/sched/ext/ in 7.x), its documentation, and the top Makefile
-# (the kernel version).
-src_members=(
-  tools/testing/selftests/sched_ext tools/testing/selftests/lib.mk 'tools/testing/selftests/kselftest*.h'
-  tools/lib tools/bpf tools/include tools/build tools/scripts tools/arch/x86 tools/sched_ext
-  kernel/bpf/disasm.c kernel/bpf/disasm.h scripts/bpf_doc.py include/uapi/linux/bpf.h
-  'kernel/sched/ext*' include/linux/sched/ext.h Documentation/scheduler/sched-ext.rst Makefile
-)
 
 # The tests of tools/testing/selftests/sched_ext that assert the kernel's
 # enqueue/dequeue contract, the one scx_aqmap's custody audit relies on (read
@@ -131,31 +118,7 @@ build_series() {
   fi
 
   # --- source: linux-source-<series> of the kernel's Debian version ---------
-  local src_stamp; src_stamp="$stamp $(printf '%s\n' "${src_members[@]}" | sha256sum | cut -c1-16)"
-  if [ "$(cat "$src/.aqcheck-source" 2>/dev/null)" != "$src_stamp" ]; then
-    private_apt_init
-    local debname="${pkg}_${want//:/%3a}_all.deb"
-    if ! [ -s "$apt_root/archives/$debname" ]; then
-      apt-cache "${apt_opts[@]}" madison "$pkg" | awk -F'|' '{gsub(/ /,"",$2); print $2}' | grep -qxF "$want" \
-        || die 5 "package not found: $pkg=$want (the version of kernel $s) is not in sid/trixie-backports; has: $(apt-cache "${apt_opts[@]}" madison "$pkg" | awk -F'|' '{gsub(/ /,"",$2); print $2}' | paste -sd' ')"
-      log "downloading $pkg=$want"
-      chown _apt "$apt_root/archives" "$apt_root/archives/partial" 2>/dev/null || true
-      ( cd "$apt_root/archives" && apt-get "${apt_opts[@]}" download -qq "$pkg=$want" >/dev/null ) \
-        || die 5 "package not found: download of $pkg=$want failed"
-      [ -s "$apt_root/archives/$debname" ] || die 5 "package not found: $debname missing after download"
-    fi
-    log "unpacking $pkg=$want into $src"
-    rm -rf "$src.tmp"; mkdir -p "$src.tmp"
-    local top=linux-source-$s members=() m
-    for m in "${src_members[@]}"; do members+=("$top/$m"); done
-    dpkg-deb --fsys-tarfile "$apt_root/archives/$debname" | nice -n 19 tar -xO "./usr/src/$top.tar.xz" \
-      | nice -n 19 xz -dc | nice -n 19 tar -x -C "$src.tmp" --strip-components=1 --wildcards "${members[@]}" \
-      || die 5 "package unusable: $debname lacks $top.tar.xz or one of: ${src_members[*]}"
-    echo "$src_stamp" > "$src.tmp/.aqcheck-source"
-    rm -rf "$src"; mv "$src.tmp" "$src"
-    rm -f "$apt_root/archives/$debname"
-    log "source $s: $(du -sh "$src" | cut -f1) in $src (the .deb is deleted)"
-  fi
+  fetch_kernel_source "$s" "$want" || exit $?
 
   # --- build ------------------------------------------------------------------
   install_build_packages

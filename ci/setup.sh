@@ -7,6 +7,9 @@
 #    trixie-backports) through an apt state private to the project: its own
 #    sources list, lists and cache dir under $AQ_CACHE.  Kernel debs are only
 #    downloaded and unpacked, never installed.
+# 3. Fetches linux-source-<series> of each kernel's exact Debian version the
+#    same way and unpacks part of it into $AQ_CACHE/src/<series>/
+#    (ci/kernel-source.sh): the build compiles mainline's scx_qmap from it.
 #
 # Usage: ci/setup.sh [--no-install] [--kernel SERIES]...   (default series: 7.2)
 # Prints the resolved kernel directories; writes $AQ_CACHE/kernels/<series>/version.
@@ -27,6 +30,7 @@ done
 [ ${#series[@]} -gt 0 ] || series=(7.2)
 
 log() { echo "setup: $*" >&2; }
+die() { local rc=$1; shift; echo "setup: $*" >&2; exit "$rc"; }
 
 host_packages=(
   clang-19 llvm-19 lld-19 libclang-rt-19-dev libelf-dev zlib1g-dev
@@ -93,6 +97,8 @@ install_workflow_parser() {
 # --- private apt state for kernel packages (shared with ci/selftests.sh) ----
 # shellcheck source=ci/private-apt.sh
 . "$here/private-apt.sh"
+# shellcheck source=ci/kernel-source.sh
+. "$here/kernel-source.sh"
 
 # Newest linux-image-<abi>-cloud-amd64 of a series whose linux-bpf-dev of the
 # same Debian version is also available (vmlinux.h must match the kernel).
@@ -149,4 +155,7 @@ fetch_kernel() {
 
 [ "$(id -u)" -eq 0 ] || { echo "setup: must run as root (apt-get)" >&2; exit 4; }
 if [ $install -eq 1 ]; then install_host_packages; install_workflow_parser; fi
-for s in "${series[@]}"; do fetch_kernel "$s"; done
+for s in "${series[@]}"; do
+  fetch_kernel "$s"
+  fetch_kernel_source "$s" "$(sed -n 's/.*(\(.*\)).*/\1/p' "$AQ_CACHE/kernels/$s/version")"
+done

@@ -23,6 +23,7 @@
 #include "fuzz/fuzz.hpp"
 #include "gate/gate.hpp"
 #include "run/run.hpp"
+#include "sched/qmap_upstream.hpp"
 #include "sched/scheduler.hpp"
 #include "vm/guest_watchdog.hpp"
 #include "vm/vm.hpp"
@@ -85,27 +86,48 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_flag("--baseline", cfg.baseline, "then run the same stress under the default scheduler, for comparison");
   run.add_option("--stress-ng", cfg.stress_ng, "stress-ng binary");
   auto& s = cfg.sched;
-  run.add_option("--variant", s.variant, "scheduler build: normal, or one that exists to fail the checks")
-      ->check(CLI::IsMember(aq::scheduler_variants()));
-  run.add_option("--slice-us", s.slice_us, "time slice in microseconds (default 20000)");
-  run.add_option("--dsp-batch", s.dsp_batch, "tasks moved per dispatch call (default 1)");
-  run.add_flag("--highpri-boosting", s.highpri_boosting, "boost tasks of weight >= 8668");
-  run.add_option("--max-tasks", s.max_tasks, "task contexts in the arena slab")->check(CLI::Range(64, 65536));
-  run.add_option("--error-after-enqueues", s.error_after_enqueues,
-                 "test knob: the scheduler calls scx_bpf_error() after N enqueues");
-  run.add_option("--fail-lock-every", s.fail_lock_every, "fault injection: fail every Nth list-lock acquisition")
-      ->check(CLI::Range(2u, 1000000u));
-  run.add_option("--starve-ms", s.starve_ms,
+  run.add_option("--scheduler", s.scheduler,
+                 "aqmap (default), or qmap-upstream: mainline's tools/sched_ext/scx_qmap of the kernel under test's "
+                 "linux-source, with aqcheck's audit compiled alongside")
+      ->check(CLI::IsMember({"aqmap", aq::kQmapUpstream}));
+  // Options scx_aqmap has and mainline's scx_qmap has not: refused with it.
+  std::vector<CLI::Option*> aqmap_only;
+  aqmap_only.push_back(run.add_option("--variant", s.variant, "scheduler build: normal, or one that exists to fail the checks")
+      ->check(CLI::IsMember(aq::scheduler_variants())));
+  run.add_option("--slice-us", s.slice_us, "time slice in microseconds (default 20000; qmap-upstream: its -s)");
+  run.add_option("--dsp-batch", s.dsp_batch, "tasks moved per dispatch call (default 1; qmap-upstream: its -b)");
+  run.add_flag("--highpri-boosting", s.highpri_boosting, "boost tasks of weight >= 8668 (qmap-upstream: its -H)");
+  run.add_option("--max-tasks", s.max_tasks, "task contexts in the arena slab (qmap-upstream: its -N)")
+      ->check(CLI::Range(64, 65536));
+  auto* stall_nth = run.add_option("--qmap-stall-user-nth", s.qmap_stall_user_nth,
+                                   "qmap-upstream's -t: it drops every Nth user task's enqueue (a broken scheduler by "
+                                   "knob, which the lost-task check must catch)")
+                        ->check(CLI::Range(1u, 1000000u));
+  aqmap_only.push_back(run.add_option("--error-after-enqueues", s.error_after_enqueues,
+                 "test knob: the scheduler calls scx_bpf_error() after N enqueues"));
+  aqmap_only.push_back(run.add_option("--fail-lock-every", s.fail_lock_every, "fault injection: fail every Nth list-lock acquisition (mainline scx_qmap has no such knob)")
+      ->check(CLI::Range(2u, 1000000u)));
+  aqmap_only.push_back(run.add_option("--starve-ms", s.starve_ms,
                  "starvation guard: a FIFO head waiting longer is dispatched before the weighted order (default 250)")
-      ->check(CLI::Range(1, 60000));
+      ->check(CLI::Range(1, 60000)));
   run.add_option("--stuck-after-ms", s.stuck_after_ms,
                  "FAIL when a sched_ext task waits longer for a CPU, and say where it is (default 4000; the "
                  "kernel's own watchdog ejects at 30000)")
       ->check(CLI::Range(500, 25000));
-  run.add_option("--wake-preempt-us", s.wake_preempt_us,
+  aqmap_only.push_back(run.add_option("--wake-preempt-us", s.wake_preempt_us,
                  "wakeup preemption: a wakee that ran less than this since it last queued preempts its CPU, "
                  "with a slice this long (default 2000; 0: off)")
-      ->check(CLI::Range(0, 100000));
+      ->check(CLI::Range(0, 100000)));
+  run.final_callback([&s, aqmap_only, stall_nth] {
+    if (s.scheduler == aq::kQmapUpstream) {
+      for (const auto* o : aqmap_only)
+        if (o->count())
+          throw CLI::ValidationError(o->get_name(), "scx_aqmap's option; mainline scx_qmap (--scheduler "
+                                                    "qmap-upstream) has none such");
+    } else if (stall_nth->count()) {
+      throw CLI::ValidationError(stall_nth->get_name(), "only with --scheduler qmap-upstream");
+    }
+  });
   run.add_option("--churn-interval-ms", cfg.churn_interval_ms,
                  "one renice/affinity change per interval, for workloads with a `churn:` key (default 2)")
       ->check(CLI::Range(1, 10000));
@@ -282,6 +304,8 @@ static int run_main(int argc, char** argv) {
                    "performance thresholds (default: ci/gate-thresholds.json of the source tree)");
   gate->add_option("--baseline-report", gate_opts.baseline_report,
                    "a previous gate.json: a performance median that dropped past its max_regression FAILs");
+  gate->add_flag("--mainline-gates", gate_opts.mainline_gates,
+                 "mainline scx_qmap's FAIL verdicts FAIL the gate (default: reported as INFO)");
   gate->add_option("--negative-variant", gate_opts.negative_variant, "(tests) run every negative control with this build")
       ->group("")
       ->check(CLI::IsMember(aq::scheduler_variants()));

@@ -72,6 +72,15 @@ void add_kernel_cases(std::vector<Case>& out, Profile profile, const std::string
                      "workload " + w + " with every 7th list-lock acquisition failed: nothing lost",
                      run(k, {"--workload", w, "--fail-lock-every", "7"}), {}, "", 900});
   }
+  // Mainline's scx_qmap under the same checks (README, "mainline scx_qmap").
+  for (const auto& w : workloads) {
+    if (!release && w != "cpu-baseline") continue;
+    Case c{k + "/mainline/" + w, "mainline", k,
+           "workload " + w + " under mainline's scx_qmap (its linux-source): every check of `run`; informational",
+           run(k, {"--scheduler", "qmap-upstream", "--workload", w}), {}, "", 900};
+    c.informational = true;
+    out.push_back(std::move(c));
+  }
   for (const auto& n : negative_controls()) {
     if (!release && !n.smoke) continue;
     std::vector<std::string> args{"--workload", n.workload, "--variant", n.variant};

@@ -31,6 +31,10 @@ struct Case {
   // "the suite can no longer see X": what a negative control that passes means.
   std::string blind_spot;
   int timeout_s = 900;
+  // Mainline's scx_qmap: a FAIL verdict is a finding, reported as INFO and
+  // not gating (unless `gate --mainline-gates`).  Any other exit (no build,
+  // no load, no verdict) FAILs the gate all the same.
+  bool informational = false;
 };
 
 // Every case of a profile on these kernels (series, in the order given),

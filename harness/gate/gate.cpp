@@ -106,7 +106,7 @@ std::vector<std::string> errors_in(const fs::path& log) {
 }
 
 // The run's own placeholders; the case's directory fills in the rest.
-Outcome run_case(const Case& c, const fs::path& out_root, Placeholders ph) {
+Outcome run_case(const Case& c, const fs::path& out_root, Placeholders ph, bool informational_gates) {
   const auto dir = out_root / "cases" / replace_all(c.id, "/", "_");
   fs::create_directories(dir);
   const auto report = dir / "report.json";
@@ -133,6 +133,9 @@ Outcome run_case(const Case& c, const fs::path& out_root, Placeholders ph) {
   } else if (c.expect.reason_prefix.empty()) {
     if (o.exit == c.expect.exit) {
       o.verdict = "PASS";
+    } else if (c.informational && !informational_gates && o.exit == exit_code::fail && j) {
+      o.verdict = "INFO";  // a finding in mainline: reported, not gating
+      o.reasons = reasons;
     } else {
       o.reasons = reasons.empty() ? errors_in(log) : reasons;
       o.reasons.insert(o.reasons.begin(), fmt::format("exit {} (expected {})", o.exit, c.expect.exit));
@@ -242,7 +245,7 @@ int gate_command(const Options& o) {
     const auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
     fmt::print("gate [{}/{}] {} {} ...\n", i + 1, cases.size(), clock_text(elapsed()), cases[i].id);
     std::fflush(stdout);
-    auto outcome = run_case(cases[i], out, placeholders);
+    auto outcome = run_case(cases[i], out, placeholders, o.mainline_gates);
     if (interrupted_by_signal()) {
       fmt::print(stderr, "aqcheck: error: gate interrupted by signal {}: no report written\n", interrupted_by_signal());
       return exit_code::internal;

@@ -23,6 +23,7 @@ struct Options {
   // Hidden, for the gate's own test: every negative control runs this build
   // instead of its own (e.g. normal), so each must FAIL the gate.
   std::string negative_variant;
+  bool mainline_gates = false;        // mainline scx_qmap's FAILs gate too (default: INFO)
   std::string command_line;
 };
 

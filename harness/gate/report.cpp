@@ -84,7 +84,7 @@ std::string performance_markdown(const json& performance) {
 
 bool Report::passed() const {
   return problems.empty() &&
-         std::all_of(cases.begin(), cases.end(), [](const Outcome& c) { return c.verdict == "PASS"; });
+         std::all_of(cases.begin(), cases.end(), [](const Outcome& c) { return c.verdict != "FAIL"; });  // INFO: not gating
 }
 
 json to_json(const Report& r) {
@@ -113,6 +113,7 @@ json to_json(const Report& r) {
           {"elapsed_s", r.elapsed_s},
           {"passed", count(r, "PASS")},
           {"failed", count(r, "FAIL")},
+          {"informational", count(r, "INFO")},
           {"problems", r.problems},
           {"performance", r.performance},
           {"cases", cases}};
@@ -138,7 +139,8 @@ Report from_json(const json& j) {
       o.kernel = c.at("kernel").get<std::string>();
       o.what = c.value("what", "");
       o.verdict = c.at("verdict").get<std::string>();
-      if (o.verdict != "PASS" && o.verdict != "FAIL") throw std::runtime_error("case " + o.id + ": bad verdict");
+      if (o.verdict != "PASS" && o.verdict != "FAIL" && o.verdict != "INFO")
+        throw std::runtime_error("case " + o.id + ": bad verdict");
       o.exit = c.value("exit", -1);
       o.wall_s = c.value("wall_s", 0.0);
       o.reasons = c.value("reasons", std::vector<std::string>{});
@@ -157,11 +159,11 @@ Report from_json(const json& j) {
 }
 
 std::string to_markdown(const Report& r) {
-  std::string m = fmt::format("# aqcheck gate: {}\n\nProfile `{}`, kernels {}, shard(s) {}; {} case(s): {} PASS, {} FAIL; "
-                              "{:.0f} s.\n",
+  std::string m = fmt::format("# aqcheck gate: {}\n\nProfile `{}`, kernels {}, shard(s) {}; {} case(s): {} PASS, {} FAIL, "
+                              "{} INFO (mainline scx_qmap's findings, not gating); {:.0f} s.\n",
                               r.passed() ? "PASS" : "FAIL", r.profile, fmt::join(r.kernels, ", "),
                               fmt::join(r.shards, ", "), r.cases.size(), count(r, "PASS"), count(r, "FAIL"),
-                              r.elapsed_s);
+                              count(r, "INFO"), r.elapsed_s);
   for (const auto& p : r.problems) m += fmt::format("\n**Problem:** {}\n", p);
   // One table per kernel (and the host) of its cases; negative controls have their own.
   std::vector<std::string> groups;
@@ -191,6 +193,14 @@ std::string to_markdown(const Report& r) {
                          c.verdict == "PASS" && !c.reasons.empty() ? md_cell(c.reasons.front()) : "");
   }
   m += performance_markdown(r.performance);
+  bool any_info = false;
+  for (const auto& c : r.cases) any_info |= c.verdict == "INFO";
+  if (any_info) m += "\n## Mainline scx_qmap findings (informational)\n";
+  for (const auto& c : r.cases) {
+    if (c.verdict != "INFO") continue;
+    m += fmt::format("\n### {}\n\n", c.id);
+    for (const auto& why : c.reasons) m += fmt::format("- {}\n", why);
+  }
   bool any_fail = false;
   for (const auto& c : r.cases) any_fail |= c.verdict == "FAIL";
   if (any_fail) m += "\n## Failures\n";

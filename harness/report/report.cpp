@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/text.hpp"
+#include "sched/qmap_upstream.hpp"
 #include "sched/scheduler.hpp"
 
 namespace aq {
@@ -86,6 +87,7 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
         {"host_stall_retries", retries_json(c)},
         {"slab", {{"free", c.slab_free}, {"total", c.slab_total}}},
         {"failures", c.failures},
+        {"notes", c.notes},
     });
   }
   const auto& o = cfg.sched;
@@ -99,7 +101,8 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
       {"reproduce", repro},
       {"sched_ext_ops", res.sched_ext_ops},
       {"scheduler",
-       {{"name", "scx_aqmap"},
+       {{"name", o.scheduler == kQmapUpstream ? "scx_qmap (mainline)" : "scx_aqmap"},
+        {"source", o.scheduler == kQmapUpstream ? qmap_upstream_source() : "this project"},
         {"variant", o.variant},
         {"options",
          {{"slice_us", o.slice_us}, {"dsp_batch", o.dsp_batch}, {"highpri_boosting", o.highpri_boosting},
@@ -155,6 +158,7 @@ std::string to_markdown(const RunResult& res, const std::string& repro) {
   std::string m = fmt::format("# aqcheck: {}{}\n\nKernel `{}`. Reproduce: `{}`\n\n", res.passed() ? "PASS" : "FAIL",
                               retries ? fmt::format(" ({} host-stall retr{})", retries, retries == 1 ? "y" : "ies") : "",
                               res.kernel, repro);
+  if (res.sched_ext_ops == "qmap") m += fmt::format("Scheduler: mainline scx_qmap from {}.\n\n", qmap_upstream_source());
   m += "| workload | verdict | removals | sched changes | audits | max audit ms | stale | max FIFO wait ms | "
        "max task wait ms | wall s |\n";
   m += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -204,6 +208,7 @@ void print_verdict(const RunResult& res, const RunConfig& cfg, const std::string
   fmt::print("\n");
   for (const auto& c : res.cases) {
     if (!c.skipped.empty()) fmt::print("SKIPPED {}: {}\n", c.name, c.skipped);
+    for (const auto& n : c.notes) fmt::print("  note {}: {}\n", c.name, n);
     for (const auto& f : c.failures) fmt::print("  - {}: {}\n", c.name, f);
     for (std::size_t i = 0; i < c.host_stall_retries.size(); i++)
       for (const auto& f : c.host_stall_retries[i].failures)
@@ -212,6 +217,7 @@ void print_verdict(const RunResult& res, const RunConfig& cfg, const std::string
   const auto retries = retries_of(res);
   const std::string retry_note =
       retries ? fmt::format(", {} host-stall retr{}: see the report", retries, retries == 1 ? "y" : "ies") : "";
+  if (cfg.sched.scheduler == kQmapUpstream) fmt::print("aqcheck: scheduler: mainline scx_qmap from {}\n", qmap_upstream_source());
   if (res.passed())
     fmt::print("aqcheck verdict: PASS ({} case(s), kernel {}, seed {}{})\n", res.cases.size(), res.kernel, cfg.seed,
                retry_note);

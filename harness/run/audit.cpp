@@ -27,11 +27,19 @@ std::string describe_audit_failure(const aq_audit& au) {
       return fmt::format("corrupted list: FIFO {} node pid {} has fifo {:#x}, expected {:#x}", f, pid, a,
                          b);
     case AQ_AUDIT_CYCLE:
+      if (b == ~0ULL)  // a scheduler that keeps no length (mainline scx_qmap)
+        return fmt::format("corrupted list: FIFO {} walk from head took {} steps to pid {} and did not end at the tail",
+                           f, a, pid);
       return fmt::format("corrupted list: FIFO {} walk from head took {} steps to pid {}, length is {}",
                          f, a, pid, b);
     case AQ_AUDIT_CONSERVATION:
       return fmt::format("conservation mismatch: FIFO {} entries in {} != popped + removed + length {}",
                          f, a, b);
+    case AQ_AUDIT_COUNTER:
+      // The one such rule: mainline scx_qmap's high-priority count (harness/sched/qmap_upstream.cpp).
+      return fmt::format("counter disagrees with the lists in two audits: nr_highpri_queued = {}, "
+                         "high-priority entries on the FIFOs = {}",
+                         static_cast<std::int64_t>(a), b);
     default:
       return fmt::format("audit returned unknown status {}", au.status);
   }

@@ -25,6 +25,7 @@
 #include "common/proc_files.hpp"
 #include "common/text.hpp"
 #include "report/report.hpp"
+#include "sched/qmap_upstream.hpp"
 #include "sched/stats.hpp"
 #include "run/stress.hpp"
 #include "vm/vm.hpp"
@@ -86,18 +87,29 @@ std::vector<CaseSpec> resolve_cases(const RunConfig& cfg) {
   return cases;
 }
 
-void print_progress(int secs, const qmap_arena& qa, const CaseResult& r, std::uint64_t audits,
+void print_progress(int secs, const Scheduler& sched, const CaseResult& r, std::uint64_t audits,
                     std::uint64_t stale) {
-  auto s = read_stats(qa.stats);
+  const qmap_arena& qa = sched.arena();
+  auto s = sched.counters();
   std::string lens;
   for (int i = 0; i < QMAP_NR_FIFOS; i++)
     lens += fmt::format("{}{}", i ? " " : "", __atomic_load_n(&qa.fifos[i].len, __ATOMIC_RELAXED));
+  const auto maxwait = __atomic_load_n(&qa.waits.max_wait_ms, __ATOMIC_RELAXED);
+  if (sched.ops_name() != "aqmap") {  // mainline scx_qmap: its own counters
+    fmt::print("[{:>4}s] {} enq={} disp={} ddsp_from_enq={} deq={} reenq={} highpri_queued={} lens=[{}] audits={} "
+               "stale={} maxwait={}ms\n",
+               secs, r.name, s["nr_enqueued"], s["nr_dispatched"], s["nr_ddsp_from_enq"], s["nr_dequeued"],
+               s["nr_reenqueued"], static_cast<std::int64_t>(s["nr_highpri_queued"]), lens, r.audits + audits,
+               r.stale_entries + stale, maxwait);
+    std::fflush(stdout);
+    return;
+  }
   fmt::print("[{:>4}s] {} enq={} disp={} direct={} deq={} removed={} sched_change={} fifo_moves={} "
              "lens=[{}] audits={} stale={} lockfail(enq/pop/inj)={}/{}/{} aged={} maxwait={}ms\n",
              secs, r.name, s["nr_enqueued"], s["nr_dispatched"], s["nr_direct"], s["nr_dequeued"],
              s["nr_deq_removed"], s["nr_deq_sched_change"], s["nr_fifo_changes"], lens, r.audits + audits,
              r.stale_entries + stale, s["nr_enq_lock_fallback"], s["nr_pop_lock_fail"], s["nr_lock_injected"],
-             s["nr_aged_dispatch"], __atomic_load_n(&qa.waits.max_wait_ms, __ATOMIC_RELAXED));
+             s["nr_aged_dispatch"], maxwait);
   std::fflush(stdout);
 }
 
@@ -117,9 +129,12 @@ void check_fault_injection(const RunConfig& cfg, CaseResult& r) {
                                c["nr_lock_injected"]));
 }
 
-void check_coverage_of(const CaseSpec& spec, CaseResult& r) {
+void check_coverage_of(const RunConfig& cfg, const CaseSpec& spec, CaseResult& r) {
   if (spec.workload) {
-    for (auto& why : check_coverage(*spec.workload, r.counters)) add_failure(r, why);
+    Workload w = *spec.workload;
+    if (cfg.sched.scheduler == kQmapUpstream)
+      for (auto& note : restate_coverage_for_qmap_upstream(w)) r.notes.push_back(std::move(note));
+    for (auto& why : check_coverage(w, r.counters)) add_failure(r, why);
     return;
   }
   for (const char* k : {"nr_enqueued", "nr_dispatched"})
@@ -134,13 +149,38 @@ class Attachment {
       : r_(r), sched_(Scheduler::load(cfg.sched)) {
     sched_->attach();
     r_.attach_uptime_s = uptime_s();
-    if (!wait_sched_ext_state("enabled", kStateTimeoutMs))
+    if (!wait_enabled()) {
+      // Unloaded again before it was enabled, at its own loader's request:
+      // a CPU came or went meanwhile.  restart_attachment() tries again.
+      if (const auto ei = sched_->exit_info(); ei && aq::restart_requested(*ei))
+        throw LoadError(fmt::format("unloaded as it was enabled: {}", ei->msg));
       add_failure(r_, fmt::format("sched_ext did not become enabled (state: '{}')", sched_ext_state()));
+    }
     seen_ops = sched_ext_root_ops();
-    if (seen_ops != "aqmap") add_failure(r_, fmt::format("root/ops is '{}', expected 'aqmap'", seen_ops));
+    if (seen_ops != sched_->ops_name())
+      add_failure(r_, fmt::format("root/ops is '{}', expected '{}'", seen_ops, sched_->ops_name()));
   }
 
   const qmap_arena& arena() const { return sched_->arena(); }
+  const Scheduler& scheduler() const { return *sched_; }
+
+ private:
+  // sched_ext enabled within kStateTimeoutMs, and the scheduler not gone already.
+  bool wait_enabled() const {
+    const auto give_up = Clock::now() + milliseconds(kStateTimeoutMs);
+    while (Clock::now() < give_up) {
+      if (sched_->exit_info()) return false;
+      if (sched_ext_state() == "enabled") return true;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return false;
+  }
+
+ public:
+  bool restart_requested() const {
+    const auto ei = sched_->exit_info();
+    return ei && aq::restart_requested(*ei);
+  }
 
   // One in-kernel audit, judged: list corruption now, stale entries across audits.
   void audit(Clock::time_point now) {
@@ -223,7 +263,7 @@ class Attachment {
   // Detach; the exit record, the slab and the counters go into the result.
   void finish(const HostStalls& host) {
     const qmap_arena& qa = arena();
-    for (auto& [k, v] : read_stats(qa.stats)) r_.counters[k] += v;
+    for (auto& [k, v] : sched_->counters()) r_.counters[k] += v;
     r_.counters["audits"] += audits_;
     r_.audits += audits_;
     r_.stale_entries += stale_.stale_entries();
@@ -248,15 +288,19 @@ class Attachment {
       r_.exit_msg = ei->msg;
       // The kernel's watchdog looks back 30 s: say if the guest stood still then.
       const auto now = Clock::now();
-      if (ei->kind != kExitUnreg)
+      if (aq::restart_requested(*ei)) {
+        r_.counters["restarts"]++;
+        r_.notes.push_back(fmt::format("restarted by request: {}{}{} (SCX_ECODE_ACT_RESTART; its loader restarts "
+                                       "it the same way)", ei->reason, ei->msg.empty() ? "" : ": ", ei->msg));
+      } else if (ei->kind != kExitUnreg)
         add_failure(r_, fmt::format("scheduler ejected: {} (kind {}): {}{}{}{}", exit_kind_name(ei->kind), ei->kind,
                                     ei->reason, ei->msg.empty() ? "" : ": ", ei->msg,
                                     host.during(now - std::chrono::seconds(35), now)));
     } else {
       add_failure(r_, "scheduler recorded no exit information");
     }
-    r_.slab_total = qa.max_tasks;
     r_.slab_free = sched_->slab_free_count();
+    r_.slab_total = qa.max_tasks;  // after the count: mainline's is read by the program that counts
     if (r_.slab_free != r_.slab_total)
       add_failure(r_, fmt::format("slab not whole after detach: {} of {} contexts free", r_.slab_free,
                                   r_.slab_total));
@@ -270,6 +314,26 @@ class Attachment {
   std::uint64_t audits_ = 0;
   std::uint64_t audit_failures_ = 0;
 };
+
+// A scheduler the kernel unloaded with a restart request, loaded and attached
+// again.  Each CPU hotplug event in the meantime makes the attach fail
+// (ops.hotplug_seq no longer matches): a few tries, then a FAIL.  nullptr
+// then, with the reason added.
+std::unique_ptr<Attachment> restart_attachment(const RunConfig& cfg, CaseResult& r, std::string& seen_ops) {
+  constexpr int kTries = 20;
+  std::string last;
+  for (int i = 0; i < kTries; i++) {
+    try {
+      return std::make_unique<Attachment>(cfg, r, seen_ops);
+    } catch (const LoadError& e) {
+      last = e.what();
+      if (last.starts_with("unloaded as it was enabled")) r.counters["restarts_unloaded_at_enable"]++;
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  add_failure(r, fmt::format("restart after the kernel's request failed {} times: {}", kTries, last));
+  return nullptr;
+}
 
 // A SysRq-D dump of the sched_ext state goes only to the sched_ext_dump
 // tracepoint (ext.c: dump_line(); the seq_buf it is given has no room), not to
@@ -407,8 +471,9 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
   const auto cycle_len = std::max(milliseconds(spec.duration_s * 1000 / cycles), milliseconds(200));
   const int stress_s = cycles > 1 ? spec.duration_s + cycles * 30 : spec.duration_s;
   auto att = std::make_unique<Attachment>(cfg, r, seen_ops);
-  fmt::print("aqcheck: {}: scx_aqmap attached (state {}, ops {}, uptime {:.2f} s)\n", spec.name,
-             sched_ext_state(), seen_ops, r.attach_uptime_s);
+  fmt::print("aqcheck: {}: {} attached (state {}, ops {}, uptime {:.2f} s)\n", spec.name,
+             cfg.sched.scheduler == kQmapUpstream ? "mainline scx_qmap" : "scx_aqmap", sched_ext_state(), seen_ops,
+             r.attach_uptime_s);
 
   StressChild child(cfg.stress_ng, args, stress_s, yaml);
   r.stress_argv = child.argv();
@@ -449,7 +514,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
         }
       }
       if (now >= next_progress) {
-        print_progress(++secs, att->arena(), r, att->audits(), att->stale_entries());
+        print_progress(++secs, att->scheduler(), r, att->audits(), att->stale_entries());
         next_progress += std::chrono::seconds(1);
         if (stall.stalled(att->arena().stats, now)) {
           dump_trace.dump();
@@ -459,7 +524,13 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
           stopped_by_check = true;
           break;
         }
-        if (auto st = sched_ext_state(); st != "enabled") {
+        if (auto st = sched_ext_state(); st != "enabled" && att->restart_requested()) {
+          // Load it again, as its own loader would; finish() notes the exit.
+          att->finish(host);
+          att.reset();
+          att = restart_attachment(cfg, r, seen_ops);
+          if (!att) break;
+        } else if (st != "enabled") {
           // An ejection, whose own reason follows: marked like it.
           add_failure(r, fmt::format("sched_ext state changed to '{}' during the run{}", st,
                                      host.during(now - std::chrono::seconds(35), now)));
@@ -488,7 +559,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
     else
       child.kill();
     r.counters["churn_changes"] = churn.changes();
-    if (!stopped_by_check) {
+    if (!stopped_by_check && att) {  // no att: a restart failed, and said so
       settle_cpu_hotplug(att->arena(), r);
       att->finish(host);
     }
@@ -512,13 +583,17 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
                     : "";
   std::string kernel_text;
   for (auto& line : klog.read_new()) kernel_text += line + "\n";
-  for (auto& bad : scan_console(kernel_text)) add_failure(r, "kernel log: " + bad + host_note);
+  // A restart the kernel asked for logs its exit like an ejection; finish()
+  // judged each exit by its own record.
+  std::vector<std::string> allowed;
+  if (r.counters.count("restarts")) allowed.push_back(" disabled (unregistered from the main kernel)");
+  for (auto& bad : scan_console(kernel_text, allowed)) add_failure(r, "kernel log: " + bad + host_note);
 
   // A run a check ended early has its reason; its cut-short stress and
   // coverage are consequences, not more reasons.
   if (r.stress_exit != 0 && !stopped_by_check)
     add_failure(r, fmt::format("stress-ng failed: {} ({})", child.describe_exit(), fmt::join(child.argv(), " ")));
-  if (!stopped_by_check) check_coverage_of(spec, r);
+  if (!stopped_by_check) check_coverage_of(cfg, spec, r);
   check_fault_injection(cfg, r);
 
   // After the detach, so the attach time stays boot-to-attach.

@@ -89,6 +89,7 @@ struct CaseResult {
   double wall_s = 0;
   std::uint64_t slab_free = 0, slab_total = 0;
   std::vector<std::string> failures;
+  std::vector<std::string> notes;  // what the checks could not do as written (e.g. a coverage floor re-stated)
   std::string skipped;  // why it could not run here ("" = it ran)
   std::vector<HostStallRetry> host_stall_retries;  // earlier attempts, oldest first
   bool passed() const { return failures.empty() && skipped.empty(); }

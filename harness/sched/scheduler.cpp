@@ -12,7 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include "sched/qmap_upstream.hpp"
+#include "sched/qmap_upstream_load.h"
 #include "sched/skeleton_maps.hpp"
+#include "sched/stats.hpp"
 #include "scx_aqmap.skel.h"
 #include "scx_aqmap_lazy.skel.h"
 #include "scx_aqmap_lost.skel.h"
@@ -145,6 +148,7 @@ std::vector<std::string> scheduler_variants() {
 }
 
 std::unique_ptr<Scheduler> Scheduler::load(const SchedOptions& opts) {
+  if (opts.scheduler == kQmapUpstream) return load_qmap_upstream(opts);
   for (const auto& v : kVariants)
     if (v.name == opts.variant) return v.make(opts);
   throw LoadError(fmt::format("unknown scheduler variant '{}'", opts.variant));
@@ -153,8 +157,11 @@ std::unique_ptr<Scheduler> Scheduler::load(const SchedOptions& opts) {
 std::vector<std::pair<std::string, int>> scheduler_map_counts() {
   std::vector<std::pair<std::string, int>> out;
   for (const auto& v : kVariants) out.emplace_back(v.name, v.map_count());
+  out.emplace_back(kQmapUpstream, aqu_map_count());
   return out;
 }
+
+std::map<std::string, std::uint64_t> Scheduler::counters() const { return read_stats(arena().stats); }
 
 std::size_t Scheduler::slab_free_count() const {
   const qmap_arena& qa = arena();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -18,6 +19,10 @@ namespace aq {
 inline constexpr std::uint64_t kDefaultWakePreemptUs = 2000;
 
 struct SchedOptions {
+  // "aqmap" (this project's scheduler, in the build `variant` names) or
+  // "qmap-upstream" (mainline's scx_qmap, sched/qmap_upstream.hpp).
+  std::string scheduler = "aqmap";
+  std::uint32_t qmap_stall_user_nth = 0;  // qmap-upstream's -t knob: it drops every Nth user task
   // "normal"; "lazy-removal" (dequeue leaves stale entries); "lost-task"
   // (the enqueue fallback drops the task); or a list
   // mutant that corrupts ("mutant-unlink-no-prev"), miscounts
@@ -45,6 +50,16 @@ struct ExitInfo {
 };
 
 inline constexpr std::int64_t kExitUnreg = 64;  // SCX_EXIT_UNREG: unregistered from user space
+inline constexpr std::int64_t kExitUnregKern = 66;  // SCX_EXIT_UNREG_KERN: unregistered by the kernel
+inline constexpr std::uint64_t kEcodeActRestart = 1ULL << 48;  // SCX_ECODE_ACT_RESTART in the exit code
+
+// The kernel unloaded the scheduler and asked its loader to load it again:
+// a CPU came or went and the scheduler has no ops.cpu_online/offline (ext.c,
+// scx_rq_activate/deactivate -> "cpu N going offline, exiting scheduler").
+// Mainline's scx_qmap.c restarts then (UEI_ECODE_RESTART); so does aqcheck.
+inline bool restart_requested(const ExitInfo& e) {
+  return e.kind == kExitUnregKern && (static_cast<std::uint64_t>(e.code) & kEcodeActRestart);
+}
 std::string exit_kind_name(std::int64_t kind);
 
 struct LoadError : std::runtime_error {
@@ -65,9 +80,13 @@ class Scheduler {
   virtual void run_wait_audit() = 0;  // every task's wait (aqmap_audit_waits); throws std::runtime_error
   // The scheduler's own record of why it stopped; empty while it runs.
   virtual std::optional<ExitInfo> exit_info() const = 0;
+  // /sys/kernel/sched_ext/root/ops while it is attached.
+  virtual std::string ops_name() const { return "aqmap"; }
+  // Its counters by name, as reports list them and coverage floors name them.
+  virtual std::map<std::string, std::uint64_t> counters() const;
 
   // Contexts on the slab's free list (walks it; call when the scheduler is idle).
-  std::size_t slab_free_count() const;
+  virtual std::size_t slab_free_count() const;
 };
 
 // The scheduler builds aqcheck carries, "normal" first.  The benchmark-only

@@ -40,6 +40,12 @@ TEST(GateShards, PartitionEveryCaseExactlyOnce) {
   }
 }
 
+const aq::gate::Case& find_case(const std::vector<aq::gate::Case>& cases, const std::string& id) {
+  const auto it = std::find_if(cases.begin(), cases.end(), [&](const auto& c) { return c.id == id; });
+  if (it == cases.end()) throw std::runtime_error("no case " + id);
+  return *it;
+}
+
 TEST(GateCases, ReleaseHasWhatTheIssueAsksSmokeIsSmall) {
   const auto release = aq::gate::cases_for(Profile::release, {"7.2", "7.3"}, kWorkloads);
   std::set<std::string> ids;
@@ -56,17 +62,19 @@ TEST(GateCases, ReleaseHasWhatTheIssueAsksSmokeIsSmall) {
       EXPECT_FALSE(c.expect.reason_prefix.empty()) << c.id;
       EXPECT_FALSE(c.blind_spot.empty()) << c.id;
     }
+  for (const auto& w : kWorkloads) {
+    const auto& m = find_case(release, "7.3/mainline/" + w);
+    EXPECT_TRUE(m.informational);
+    EXPECT_NE(std::find(m.argv.begin(), m.argv.end(), "qmap-upstream"), m.argv.end());
+  }
   const auto smoke = aq::gate::cases_for(Profile::smoke, {"7.2"}, kWorkloads);
-  ASSERT_EQ(smoke.size(), 2u);
-  EXPECT_EQ(smoke[0].id, "7.2/negative/lazy-removal-affinity-churn");
-  EXPECT_EQ(smoke[1].id, "7.2/workload/cpu-baseline");
+  ASSERT_EQ(smoke.size(), 3u);
+  EXPECT_EQ(smoke[0].id, "7.2/mainline/cpu-baseline");
+  EXPECT_EQ(smoke[1].id, "7.2/negative/lazy-removal-affinity-churn");
+  EXPECT_EQ(smoke[2].id, "7.2/workload/cpu-baseline");
 }
 
-const aq::gate::Case& find_case(const std::vector<aq::gate::Case>& cases, const std::string& id) {
-  const auto it = std::find_if(cases.begin(), cases.end(), [&](const auto& c) { return c.id == id; });
-  if (it == cases.end()) throw std::runtime_error("no case " + id);
-  return *it;
-}
+
 
 TEST(GateCommands, PlaceholdersAreFilledAndTheBaselineIsPassedOnlyWhenGiven) {
   const auto release = aq::gate::cases_for(Profile::release, {"7.2"}, kWorkloads);
@@ -201,6 +209,19 @@ TEST(GateReport, PerformanceFiguresAreKeptMergedAndCompared) {
   const auto cmp = aq::gate::compare(a, later);
   EXPECT_NE(cmp.markdown.find("| 7.2 | aqmap | stress-switch | 0.800 | 0.400 | -50.0% |"), std::string::npos)
       << cmp.markdown;
+}
+
+// Mainline scx_qmap's findings are INFO: listed, kept through a merge, not gating.
+TEST(GateReport, MainlineFindingsAreInformational) {
+  auto r = shard_report("7.2", "1/1", {{"7.2/mainline/cpu-hotplug", "INFO"}, {"7.2/workload/yield", "PASS"}});
+  r.cases[0].reasons = {"no coverage: nr_enqueued = 26 < 200 (cpu-hotplug)"};
+  EXPECT_TRUE(r.passed());
+  const auto back = aq::gate::from_json(aq::gate::to_json(r));
+  EXPECT_EQ(back.cases[0].verdict, "INFO");
+  const auto md = aq::gate::to_markdown(back);
+  EXPECT_NE(md.find("1 INFO"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Mainline scx_qmap findings (informational)"), std::string::npos) << md;
+  EXPECT_NE(md.find("no coverage: nr_enqueued = 26"), std::string::npos) << md;
 }
 
 }  // namespace

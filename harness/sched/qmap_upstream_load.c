@@ -1,0 +1,171 @@
+/*
+ * See qmap_upstream_load.h.  Mirrors tools/sched_ext/scx_qmap.c's
+ * SCX_OPS_OPEN / SCX_OPS_LOAD / SCX_OPS_ATTACH (scx/compat.h) step for step,
+ * returning errors instead of SCX_BUG()'s exit(), so the harness can report
+ * and detach.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <scx/common.h>
+#include <scx/compat.h>
+
+#include "scx_qmap.h"
+#include "aq_audit_layout.h"
+#include "upstream/qmap_upstream_audit.h"
+#include "scx_qmap_audited.skel.h"
+
+#include "sched/qmap_upstream_load.h"
+
+struct aqu_sched {
+	struct scx_qmap_audited *skel;
+	struct bpf_link *link;
+};
+
+/* The optional ops SCX_OPS_OPEN drops on a kernel that lacks them. */
+static void drop_unsupported_ops(struct scx_qmap_audited *skel)
+{
+	if (!__COMPAT_struct_has_field("sched_ext_ops", "cgroup_set_bandwidth"))
+		skel->struct_ops.qmap_ops->cgroup_set_bandwidth = NULL;
+	if (!__COMPAT_struct_has_field("sched_ext_ops", "sub_attach"))
+		skel->struct_ops.qmap_ops->sub_attach = NULL;
+	if (!__COMPAT_struct_has_field("sched_ext_ops", "sub_detach"))
+		skel->struct_ops.qmap_ops->sub_detach = NULL;
+}
+
+int aqu_map_count(void)
+{
+	struct scx_qmap_audited *skel = scx_qmap_audited__open();
+	struct bpf_map *m;
+	int n = 0;
+
+	if (!skel)
+		return -1;
+	bpf_object__for_each_map(m, skel->obj)
+		n++;
+	scx_qmap_audited__destroy(skel);
+	return n;
+}
+
+int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err, size_t errlen)
+{
+	struct aqu_sched *s;
+	int ret;
+
+	*out = NULL;
+	if (!__COMPAT_struct_has_field("sched_ext_ops", "dump")) {
+		snprintf(err, errlen, "sched_ext_ops.dump() missing: the kernel is too old for mainline's scx_qmap");
+		return -EOPNOTSUPP;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->skel = scx_qmap_audited__open();
+	if (!s->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "opening mainline's scx_qmap failed: %s", strerror(errno));
+		free(s);
+		return ret;
+	}
+	s->skel->struct_ops.qmap_ops->hotplug_seq = scx_hotplug_seq();
+	SCX_ENUM_INIT(s->skel);
+	drop_unsupported_ops(s->skel);
+
+	s->skel->rodata->slice_ns = o->slice_ns ? o->slice_ns :
+		__COMPAT_ENUM_OR_ZERO("scx_public_consts", "SCX_SLICE_DFL");
+	s->skel->rodata->max_tasks = o->max_tasks ? o->max_tasks : 16384;
+	s->skel->rodata->dsp_batch = o->dsp_batch;
+	s->skel->rodata->highpri_boosting = o->highpri_boosting;
+	s->skel->rodata->stall_user_nth = o->stall_user_nth;
+	s->skel->rodata->stall_kernel_nth = o->stall_kernel_nth;
+	s->skel->rodata->aqu_stuck_after_ms = o->stuck_after_ms;
+
+	UEI_SET_SIZE(s->skel, qmap_ops, uei);
+	ret = scx_qmap_audited__load(s->skel);
+	if (ret) {
+		snprintf(err, errlen, "loading mainline's scx_qmap failed: %s (see libbpf output above)", strerror(-ret));
+		scx_qmap_audited__destroy(s->skel);
+		free(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+int aqu_attach(struct aqu_sched *s, char *err, size_t errlen)
+{
+	s->link = bpf_map__attach_struct_ops(s->skel->maps.qmap_ops);
+	if (!s->link) {
+		int ret = -errno;
+
+		snprintf(err, errlen, "attaching mainline's scx_qmap failed: %s", strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+void aqu_detach(struct aqu_sched *s)
+{
+	if (s && s->link) {
+		bpf_link__destroy(s->link);
+		s->link = NULL;
+	}
+}
+
+void aqu_destroy(struct aqu_sched *s)
+{
+	if (!s)
+		return;
+	aqu_detach(s);
+	scx_qmap_audited__destroy(s->skel);
+	free(s);
+}
+
+int aqu_run(struct aqu_sched *s, enum aqu_prog which)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct bpf_program *prog = which == AQU_AUDIT ? s->skel->progs.aqu_audit :
+				   which == AQU_AUDIT_WAITS ? s->skel->progs.aqu_audit_waits :
+				   s->skel->progs.aqu_count_free;
+
+	return bpf_prog_test_run_opts(bpf_program__fd(prog), &opts) ? -errno : 0;
+}
+
+const struct aq_audit *aqu_audit_result(const struct aqu_sched *s) { return &s->skel->bss->aqu_au; }
+const struct aq_wait_audit *aqu_wait_result(const struct aqu_sched *s) { return &s->skel->bss->aqu_waits; }
+const struct aqu_facts *aqu_facts_result(const struct aqu_sched *s) { return &s->skel->bss->aqu_facts; }
+
+void aqu_read_counters(const struct aqu_sched *s, struct aqu_counters *c)
+{
+	const struct qmap_arena *qa = &s->skel->arena->qa;
+
+#define AQU_READ(f) c->f = __atomic_load_n(&qa->f, __ATOMIC_RELAXED)
+	AQU_READ(nr_enqueued);
+	AQU_READ(nr_dispatched);
+	AQU_READ(nr_reenqueued);
+	AQU_READ(nr_dequeued);
+	AQU_READ(nr_ddsp_from_enq);
+	AQU_READ(nr_core_sched_execed);
+	AQU_READ(nr_expedited_local);
+	AQU_READ(nr_expedited_remote);
+	AQU_READ(nr_expedited_lost);
+	AQU_READ(nr_highpri_queued);
+#undef AQU_READ
+}
+
+bool aqu_exit_info(const struct aqu_sched *s, int64_t *kind, int64_t *code, const char **reason, const char **msg)
+{
+	const struct user_exit_info *uei = &s->skel->data->uei;
+	int k = __atomic_load_n(&uei->kind, __ATOMIC_ACQUIRE);
+
+	if (!k)
+		return false;
+	*kind = k;
+	*code = uei->exit_code;
+	*reason = uei->reason;
+	*msg = uei->msg;
+	return true;
+}
