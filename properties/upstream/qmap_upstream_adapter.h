@@ -127,13 +127,18 @@ struct Scope {
 	~Scope() { g_frame = f.prev; }
 	Scope(const Scope &) = delete;
 	Scope &operator=(const Scope &) = delete;
-	/* The operation's error return under mainline's contract, 0 if none. */
-	int error(bool error_expected_without_lock_failure = false) const
+	/*
+	 * The operation's error return under mainline's contract, 0 if none:
+	 * a failed lock must come with exactly one scx_bpf_error(), and there
+	 * is none otherwise, except the one of slab exhaustion (@exhausted).
+	 * Anything else is a breach: -EPROTO, and counted.
+	 */
+	int error(bool exhausted = false) const
 	{
 		if (f.lock_failures) {
 			if (f.errors == 1)
 				return f.first_lock_err;
-		} else if (!f.errors || error_expected_without_lock_failure) {
+		} else if (f.errors == (exhausted ? 1 : 0)) {
 			return 0;
 		}
 		g_silent.fetch_add(1, std::memory_order_relaxed);
