@@ -158,9 +158,13 @@ std::string to_markdown(const RunResult& res, const std::string& repro) {
   std::string m = fmt::format("# aqcheck: {}{}\n\nKernel `{}`. Reproduce: `{}`\n\n", res.passed() ? "PASS" : "FAIL",
                               retries ? fmt::format(" ({} host-stall retr{})", retries, retries == 1 ? "y" : "ies") : "",
                               res.kernel, repro);
-  if (res.sched_ext_ops == "qmap") m += fmt::format("Scheduler: mainline scx_qmap from {}.\n\n", qmap_upstream_source());
-  m += "| workload | verdict | removals | sched changes | audits | max audit ms | stale | max FIFO wait ms | "
-       "max task wait ms | wall s |\n";
+  // Mainline scx_qmap counts neither removals nor sched changes apart: its
+  // enqueues and dequeues instead.
+  const bool mainline = res.sched_ext_ops == "qmap";
+  if (mainline) m += fmt::format("Scheduler: mainline scx_qmap from {}.\n\n", qmap_upstream_source());
+  m += fmt::format("| workload | verdict | {} | audits | max audit ms | stale | max FIFO wait ms | "
+                   "max task wait ms | wall s |\n",
+                   mainline ? "enqueues | dequeues" : "removals | sched changes");
   m += "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& c : res.cases) {
     auto get = [&](const char* k) {
@@ -168,7 +172,8 @@ std::string to_markdown(const RunResult& res, const std::string& repro) {
       return it == c.counters.end() ? 0ULL : static_cast<unsigned long long>(it->second);
     };
     m += fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {} | {:.0f} | {} | {:.1f} |\n", c.name, case_verdict_text(c),
-                     get("nr_deq_removed"), get("nr_deq_sched_change"), c.audits, c.audit_max_ms, c.stale_entries,
+                     get(mainline ? "nr_enqueued" : "nr_deq_removed"),
+                     get(mainline ? "nr_dequeued" : "nr_deq_sched_change"), c.audits, c.audit_max_ms, c.stale_entries,
                      c.max_fifo_wait_ms, c.max_task_wait_ms, c.wall_s);
   }
   for (const auto& c : res.cases) {

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <thread>
 
+#include <sys/utsname.h>
+
 #include "qmap_upstream_source.h"
 #include "sched/arena.hpp"
 #include "sched/qmap_upstream_load.h"
@@ -47,6 +49,7 @@ class HighpriRule {
 class UpstreamQmap final : public Scheduler {
  public:
   explicit UpstreamQmap(const SchedOptions& o) : mirror_(std::make_unique<qmap_arena>()) {
+    check_series();
     aqu_options uo{};
     uo.slice_ns = o.slice_us * 1000;
     uo.dsp_batch = o.dsp_batch;
@@ -144,6 +147,20 @@ class UpstreamQmap final : public Scheduler {
   void run(aqu_prog which, const char* name) {
     if (int err = aqu_run(s_, which))
       throw std::runtime_error(fmt::format("running the {} program failed: {}", name, std::strerror(-err)));
+  }
+
+  // Mainline's scx_qmap follows its kernel's sched_ext closely (7.2's and
+  // 7.3's differ, headers too): the build carries the one of its
+  // AQ_KERNEL_SERIES, and runs only on that series.
+  static void check_series() {
+    utsname u{};
+    ::uname(&u);
+    const std::string release = u.release, want = AQ_QMAP_UPSTREAM_SERIES;
+    if (!release.starts_with(want + "."))
+      throw LoadError(fmt::format("this aqcheck carries mainline scx_qmap of {} but the kernel is {}: configure a "
+                                  "build with -DAQ_KERNEL_SERIES={} (after ci/setup.sh --kernel {})",
+                                  AQ_QMAP_UPSTREAM_SOURCE, release, release.substr(0, release.find('.', 2)),
+                                  release.substr(0, release.find('.', 2))));
   }
 
   aqu_sched* s_ = nullptr;
