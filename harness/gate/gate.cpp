@@ -135,7 +135,7 @@ Outcome run_case(const Case& c, const fs::path& out_root, Placeholders ph, bool 
       o.verdict = "PASS";
     } else if (c.informational && !informational_gates && o.exit == exit_code::fail && j) {
       o.verdict = "INFO";  // a finding in mainline: reported, not gating
-      o.reasons = reasons;
+      o.reasons = reasons.empty() ? std::vector<std::string>{"FAIL, with no reason in its report"} : reasons;
     } else {
       o.reasons = reasons.empty() ? errors_in(log) : reasons;
       o.reasons.insert(o.reasons.begin(), fmt::format("exit {} (expected {})", o.exit, c.expect.exit));

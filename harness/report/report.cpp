@@ -127,8 +127,12 @@ std::string to_junit(const RunResult& res, const std::string& repro) {
   x += fmt::format("<testsuite name=\"aqcheck\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n",
                    res.cases.size(), failures, skipped, total);
   x += fmt::format("  <properties><property name=\"kernel\" value=\"{}\"/>"
+                   "<property name=\"scheduler\" value=\"{}\"/>"
                    "<property name=\"reproduce\" value=\"{}\"/></properties>\n",
-                   xml_escape(res.kernel), xml_escape(repro));
+                   xml_escape(res.kernel),
+                   xml_escape(res.sched_ext_ops == "qmap" ? "scx_qmap (mainline) from " + qmap_upstream_source()
+                                                          : "scx_aqmap"),
+                   xml_escape(repro));
   for (const auto& c : res.cases) {
     x += fmt::format("  <testcase classname=\"aqcheck.{}\" name=\"{}\" time=\"{:.3f}\">\n",
                      xml_escape(res.kernel), xml_escape(c.name), c.wall_s);

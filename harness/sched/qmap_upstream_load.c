@@ -25,16 +25,20 @@ struct aqu_sched {
 	struct bpf_link *link;
 };
 
-/* The optional ops SCX_OPS_OPEN drops on a kernel that lacks them. */
-static void drop_unsupported_ops(struct scx_qmap_audited *skel)
-{
-	if (!__COMPAT_struct_has_field("sched_ext_ops", "cgroup_set_bandwidth"))
-		skel->struct_ops.qmap_ops->cgroup_set_bandwidth = NULL;
-	if (!__COMPAT_struct_has_field("sched_ext_ops", "sub_attach"))
-		skel->struct_ops.qmap_ops->sub_attach = NULL;
-	if (!__COMPAT_struct_has_field("sched_ext_ops", "sub_detach"))
-		skel->struct_ops.qmap_ops->sub_detach = NULL;
-}
+/*
+ * The open its own scx_qmap.c does: 7.3's opens struct sched_ext_ops_cid
+ * with SCX_OPS_CID_OPEN, 7.2's has only SCX_OPS_OPEN (which also drops the
+ * optional ops the kernel lacks).  Both end in SCX_BUG(), an exit(), where
+ * the kernel has no ops.dump() or the object does not open: checked first,
+ * so those cases are errors returned here.
+ */
+#ifdef SCX_OPS_CID_OPEN
+#define AQU_OPS_STRUCT "sched_ext_ops_cid"
+#define AQU_OPS_OPEN() SCX_OPS_CID_OPEN(qmap_ops, scx_qmap_audited)
+#else
+#define AQU_OPS_STRUCT "sched_ext_ops"
+#define AQU_OPS_OPEN() SCX_OPS_OPEN(qmap_ops, scx_qmap_audited)
+#endif
 
 int aqu_map_count(void)
 {
@@ -56,8 +60,8 @@ int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err
 	int ret;
 
 	*out = NULL;
-	if (!__COMPAT_struct_has_field("sched_ext_ops", "dump")) {
-		snprintf(err, errlen, "sched_ext_ops.dump() missing: the kernel is too old for mainline's scx_qmap");
+	if (!__COMPAT_struct_has_field(AQU_OPS_STRUCT, "dump")) {
+		snprintf(err, errlen, AQU_OPS_STRUCT ".dump() missing: the kernel is too old for mainline's scx_qmap");
 		return -EOPNOTSUPP;
 	}
 	s = calloc(1, sizeof(*s));
@@ -70,9 +74,8 @@ int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err
 		free(s);
 		return ret;
 	}
-	s->skel->struct_ops.qmap_ops->hotplug_seq = scx_hotplug_seq();
-	SCX_ENUM_INIT(s->skel);
-	drop_unsupported_ops(s->skel);
+	scx_qmap_audited__destroy(s->skel);
+	s->skel = AQU_OPS_OPEN();
 
 	s->skel->rodata->slice_ns = o->slice_ns ? o->slice_ns :
 		__COMPAT_ENUM_OR_ZERO("scx_public_consts", "SCX_SLICE_DFL");
