@@ -1,5 +1,8 @@
 /*
- * See qmap_upstream_load.h.  Mirrors tools/sched_ext/scx_qmap.c's
+ * See qmap_upstream_load.h.  Built against the kernel source's own libbpf,
+ * renamed (kernel-libbpf.sh: Debian's 1.4.6 cannot load an object of more
+ * than 16 maps reliably, and 7.3's scx_qmap has 17).  Mirrors
+ * tools/sched_ext/scx_qmap.c's
  * SCX_OPS_OPEN / SCX_OPS_LOAD / SCX_OPS_ATTACH (scx/compat.h) step for step,
  * returning errors instead of SCX_BUG()'s exit(), so the harness can report
  * and detach.
@@ -40,22 +43,9 @@ struct aqu_sched {
 #define AQU_OPS_OPEN() SCX_OPS_OPEN(qmap_ops, scx_qmap_audited)
 #endif
 
-int aqu_map_count(void)
-{
-	struct scx_qmap_audited *skel = scx_qmap_audited__open();
-	struct bpf_map *m;
-	int n = 0;
-
-	if (!skel)
-		return -1;
-	bpf_object__for_each_map(m, skel->obj)
-		n++;
-	scx_qmap_audited__destroy(skel);
-	return n;
-}
-
 int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err, size_t errlen)
 {
+	struct bpf_program *prog;
 	struct aqu_sched *s;
 	int ret;
 
@@ -93,6 +83,11 @@ int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err
 		scx_qmap_audited__destroy(s->skel);
 		free(s);
 		return ret;
+	}
+	/* As SCX_OPS_LOAD: the other programs (aqcheck's audits) belong to qmap_ops. */
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		if (bpf_program__type(prog) != BPF_PROG_TYPE_STRUCT_OPS)
+			__scx_ops_assoc_prog(prog, s->skel->maps.qmap_ops, "qmap_ops");
 	}
 	*out = s;
 	return 0;

@@ -42,9 +42,6 @@ struct aq_audit;
 struct aq_wait_audit;
 struct aqu_facts;
 
-/* The maps of the object, opened and not loaded (the libbpf map-count guard, scheduler.hpp); -1 if it cannot open. */
-int aqu_map_count(void);
-
 /* 0, or -errno with a message in err. */
 int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err, size_t errlen);
 int aqu_attach(struct aqu_sched *s, char *err, size_t errlen);

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "sched/qmap_upstream.hpp"
-#include "sched/qmap_upstream_load.h"
 #include "sched/skeleton_maps.hpp"
 #include "sched/stats.hpp"
 #include "scx_aqmap.skel.h"
@@ -157,7 +156,6 @@ std::unique_ptr<Scheduler> Scheduler::load(const SchedOptions& opts) {
 std::vector<std::pair<std::string, int>> scheduler_map_counts() {
   std::vector<std::pair<std::string, int>> out;
   for (const auto& v : kVariants) out.emplace_back(v.name, v.map_count());
-  out.emplace_back(kQmapUpstream, aqu_map_count());
   return out;
 }
 

@@ -102,7 +102,8 @@ inline constexpr const char* kQueueMapVariant = "queue-map";
 // segfaulted in the guest).  Every build must stay within it.
 inline constexpr int kMaxBpfMaps = 16;
 // Each build (queue-map too) and the maps its object holds, opened and not
-// loaded: runs on any kernel.
+// loaded: runs on any kernel.  Not mainline's scx_qmap: it is loaded by the
+// kernel source's libbpf, which has the fix (sched/kernel-libbpf.sh).
 std::vector<std::pair<std::string, int>> scheduler_map_counts();
 
 // /sys/kernel/sched_ext/state, or "" when the kernel has no sched_ext.
