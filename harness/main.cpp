@@ -92,8 +92,13 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
       ->check(CLI::IsMember({"aqmap", aq::kQmapUpstream}));
   // Options scx_aqmap has and mainline's scx_qmap has not: refused with it.
   std::vector<CLI::Option*> aqmap_only;
-  aqmap_only.push_back(run.add_option("--variant", s.variant, "scheduler build: normal, or one that exists to fail the checks")
-      ->check(CLI::IsMember(aq::scheduler_variants())));
+  std::vector<std::string> all_variants = aq::scheduler_variants();
+  for (const auto& v : aq::qmap_upstream_variants())
+    if (std::find(all_variants.begin(), all_variants.end(), v) == all_variants.end()) all_variants.push_back(v);
+  auto* variant = run.add_option("--variant", s.variant,
+                                 "scheduler build: normal, or one that exists to fail the checks (each scheduler "
+                                 "has its own)")
+                      ->check(CLI::IsMember(all_variants));
   run.add_option("--slice-us", s.slice_us, "time slice in microseconds (default 20000; qmap-upstream: its -s)");
   run.add_option("--dsp-batch", s.dsp_batch, "tasks moved per dispatch call (default 1; qmap-upstream: its -b)");
   run.add_flag("--highpri-boosting", s.highpri_boosting, "boost tasks of weight >= 8668 (qmap-upstream: its -H)");
@@ -118,7 +123,11 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
                  "wakeup preemption: a wakee that ran less than this since it last queued preempts its CPU, "
                  "with a slice this long (default 2000; 0: off)")
       ->check(CLI::Range(0, 100000)));
-  run.final_callback([&s, aqmap_only, stall_nth] {
+  run.final_callback([&s, aqmap_only, stall_nth, variant] {
+    const auto builds = s.scheduler == aq::kQmapUpstream ? aq::qmap_upstream_variants() : aq::scheduler_variants();
+    if (std::find(builds.begin(), builds.end(), s.variant) == builds.end())
+      throw CLI::ValidationError(variant->get_name(), fmt::format("{} has no build '{}' (it has: {})", s.scheduler,
+                                                                  s.variant, fmt::join(builds, ", ")));
     if (s.scheduler == aq::kQmapUpstream) {
       for (const auto* o : aqmap_only)
         if (o->count())

@@ -8,10 +8,9 @@ its own -t knob drops tasks (the lost-task check), and -H with renicing
 drifts its high-priority count (README, "mainline scx_qmap", finding 2).
 """
 import dataclasses
-import os
-import pathlib
-import shutil
 import subprocess
+
+import pytest
 
 from conftest import AQCHECK, CACHE, FAIL, KERNEL, OUT, PASS, ROOT, USAGE, require_kernel, run_aqcheck
 
@@ -32,6 +31,20 @@ MAINLINE_LOST = Scenario("mainline-stall-user", ("--scheduler", "qmap-upstream",
                                                  "--qmap-stall-user-nth", "50", *AUDIT))
 MAINLINE_HIGHPRI = Scenario("mainline-highpri", ("--scheduler", "qmap-upstream", "--workload", "nice-churn",
                                                  "--highpri-boosting", *AUDIT))
+
+# Patched copies of mainline (build tree only; properties/upstream/mutate.py):
+# each must FAIL the check written for it.
+MUTANTS = {
+    "mutant-pop-no-prev-fixup": ("cpu-baseline", ("corrupted list: FIFO ",)),
+    # The entry stays linked: stale in two audits, or corrupt once re-enqueued.
+    # nice-churn, not affinity-churn: on 7.2 the latter's pinned tasks never
+    # wait on mainline's FIFOs, and the mutant survives it.
+    "mutant-dequeue-no-remove": ("nice-churn", ("dequeue did not remove: pid ", "corrupted list: FIFO ")),
+    "mutant-exit-task-free-drops": ("fork-exit-churn", ("slab not whole after detach: ",)),
+}
+MUTANT_SCENARIOS = {v: Scenario(f"mainline-{v}", ("--scheduler", "qmap-upstream", "--variant", v,
+                                                  "--workload", w, *AUDIT))
+                    for v, (w, _) in MUTANTS.items()}
 
 _results = {}
 
@@ -75,6 +88,15 @@ def test_mainline_high_priority_count_drifts_under_renicing():
     assert drift, c["failures"]
 
 
+@pytest.mark.parametrize("variant", sorted(MUTANTS))
+def test_a_mutant_of_mainline_is_caught(variant):
+    workload, reasons = MUTANTS[variant]
+    r = run_scenario(MUTANT_SCENARIOS[variant])
+    assert r.rc == FAIL, r.explain()
+    failures = r.case(workload)["failures"]
+    assert any(f.startswith(reasons) for f in failures), failures
+
+
 def test_aqmap_options_are_refused_for_mainline():
     p = subprocess.run([str(AQCHECK), "run", "--scheduler", "qmap-upstream", "--fail-lock-every", "7"],
                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
@@ -83,6 +105,10 @@ def test_aqmap_options_are_refused_for_mainline():
     p = subprocess.run([str(AQCHECK), "run", "--qmap-stall-user-nth", "5"], capture_output=True, text=True,
                        timeout=60, stdin=subprocess.DEVNULL)
     assert p.returncode == USAGE and "only with --scheduler qmap-upstream" in p.stderr, p.stderr
+    # Each scheduler has its own builds.
+    p = subprocess.run([str(AQCHECK), "run", "--scheduler", "qmap-upstream", "--variant", "lazy-removal"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == USAGE and "has no build 'lazy-removal'" in p.stderr, p.stderr
 
 
 def test_configure_fails_without_mainline_source(tmp_path):

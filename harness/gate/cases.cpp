@@ -56,6 +56,11 @@ const std::vector<NegativeControl>& negative_controls() {
       {"starvation-guard-off", "normal", "affinity-churn", {"--starve-ms", "60000", "--duration", "40"},
        "stuck task: pid ", "a FIFO head that waits while churned tasks are re-enqueued ahead of it (the wait bound)",
        false},
+      // Mainline scx_qmap with its pop's q_prev fix-up removed (a patched copy
+      // in the build tree): the audit of mainline's own lists must see it.
+      {"mainline-mutant-pop-no-prev-fixup", "mutant-pop-no-prev-fixup", "cpu-baseline",
+       {"--scheduler", "qmap-upstream"}, "corrupted list: FIFO ",
+       "a broken unlink in mainline scx_qmap's lists (the audit compiled alongside it)", false},
   };
   return table;
 }

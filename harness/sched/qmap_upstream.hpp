@@ -18,6 +18,10 @@ inline constexpr const char* kQmapUpstream = "qmap-upstream";
 
 std::unique_ptr<Scheduler> load_qmap_upstream(const SchedOptions& opts);  // throws LoadError
 
+// Its builds for --variant: "normal" (mainline as it is), then mutants of
+// it that exist to prove the checks fail.
+std::vector<std::string> qmap_upstream_variants();
+
 // "linux-source-7.2 7.2.13-1": the source this build compiled.
 std::string qmap_upstream_source();
 

@@ -19,12 +19,25 @@
 #include "scx_qmap.h"
 #include "aq_audit_layout.h"
 #include "upstream/qmap_upstream_audit.h"
-#include "scx_qmap_audited.skel.h"
+/*
+ * Compiled once per build of the object: AQU_SKEL names its skeleton,
+ * AQU_SKEL_HEADER its header, AQU_API_GETTER the table this file exports.
+ */
+#ifndef AQU_SKEL
+#define AQU_SKEL scx_qmap_audited
+#define AQU_SKEL_HEADER "scx_qmap_audited.skel.h"
+#define AQU_API_GETTER aqu_api_mainline
+#endif
+#include AQU_SKEL_HEADER
 
 #include "sched/qmap_upstream_load.h"
 
+#define AQU_CAT_(a, b) a##b
+#define AQU_CAT(a, b) AQU_CAT_(a, b)
+#define SKEL(fn) AQU_CAT(AQU_SKEL, fn)
+
 struct aqu_sched {
-	struct scx_qmap_audited *skel;
+	struct AQU_SKEL *skel;
 	struct bpf_link *link;
 };
 
@@ -37,13 +50,15 @@ struct aqu_sched {
  */
 #ifdef SCX_OPS_CID_OPEN
 #define AQU_OPS_STRUCT "sched_ext_ops_cid"
-#define AQU_OPS_OPEN() SCX_OPS_CID_OPEN(qmap_ops, scx_qmap_audited)
+#define AQU_OPS_OPEN_(skel) SCX_OPS_CID_OPEN(qmap_ops, skel)
 #else
 #define AQU_OPS_STRUCT "sched_ext_ops"
-#define AQU_OPS_OPEN() SCX_OPS_OPEN(qmap_ops, scx_qmap_audited)
+#define AQU_OPS_OPEN_(skel) SCX_OPS_OPEN(qmap_ops, skel)
 #endif
+#define AQU_OPS_OPEN__(skel) AQU_OPS_OPEN_(skel)	/* expands AQU_SKEL first */
+#define AQU_OPS_OPEN() AQU_OPS_OPEN__(AQU_SKEL)
 
-int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err, size_t errlen)
+static int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err, size_t errlen)
 {
 	struct bpf_program *prog;
 	struct aqu_sched *s;
@@ -57,14 +72,14 @@ int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->skel = scx_qmap_audited__open();
+	s->skel = SKEL(__open)();
 	if (!s->skel) {
 		ret = -errno;
 		snprintf(err, errlen, "opening mainline's scx_qmap failed: %s", strerror(errno));
 		free(s);
 		return ret;
 	}
-	scx_qmap_audited__destroy(s->skel);
+	SKEL(__destroy)(s->skel);
 	s->skel = AQU_OPS_OPEN();
 
 	s->skel->rodata->slice_ns = o->slice_ns ? o->slice_ns :
@@ -77,10 +92,10 @@ int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err
 	s->skel->rodata->aqu_stuck_after_ms = o->stuck_after_ms;
 
 	UEI_SET_SIZE(s->skel, qmap_ops, uei);
-	ret = scx_qmap_audited__load(s->skel);
+	ret = SKEL(__load)(s->skel);
 	if (ret) {
 		snprintf(err, errlen, "loading mainline's scx_qmap failed: %s (see libbpf output above)", strerror(-ret));
-		scx_qmap_audited__destroy(s->skel);
+		SKEL(__destroy)(s->skel);
 		free(s);
 		return ret;
 	}
@@ -93,7 +108,7 @@ int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err
 	return 0;
 }
 
-int aqu_attach(struct aqu_sched *s, char *err, size_t errlen)
+static int aqu_attach(struct aqu_sched *s, char *err, size_t errlen)
 {
 	s->link = bpf_map__attach_struct_ops(s->skel->maps.qmap_ops);
 	if (!s->link) {
@@ -105,7 +120,7 @@ int aqu_attach(struct aqu_sched *s, char *err, size_t errlen)
 	return 0;
 }
 
-void aqu_detach(struct aqu_sched *s)
+static void aqu_detach(struct aqu_sched *s)
 {
 	if (s && s->link) {
 		bpf_link__destroy(s->link);
@@ -113,16 +128,16 @@ void aqu_detach(struct aqu_sched *s)
 	}
 }
 
-void aqu_destroy(struct aqu_sched *s)
+static void aqu_destroy(struct aqu_sched *s)
 {
 	if (!s)
 		return;
 	aqu_detach(s);
-	scx_qmap_audited__destroy(s->skel);
+	SKEL(__destroy)(s->skel);
 	free(s);
 }
 
-int aqu_run(struct aqu_sched *s, enum aqu_prog which)
+static int aqu_run(struct aqu_sched *s, enum aqu_prog which)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	struct bpf_program *prog = which == AQU_AUDIT ? s->skel->progs.aqu_audit :
@@ -132,11 +147,11 @@ int aqu_run(struct aqu_sched *s, enum aqu_prog which)
 	return bpf_prog_test_run_opts(bpf_program__fd(prog), &opts) ? -errno : 0;
 }
 
-const struct aq_audit *aqu_audit_result(const struct aqu_sched *s) { return &s->skel->bss->aqu_au; }
-const struct aq_wait_audit *aqu_wait_result(const struct aqu_sched *s) { return &s->skel->bss->aqu_waits; }
-const struct aqu_facts *aqu_facts_result(const struct aqu_sched *s) { return &s->skel->bss->aqu_facts; }
+static const struct aq_audit *aqu_audit_result(const struct aqu_sched *s) { return &s->skel->bss->aqu_au; }
+static const struct aq_wait_audit *aqu_wait_result(const struct aqu_sched *s) { return &s->skel->bss->aqu_waits; }
+static const struct aqu_facts *aqu_facts_result(const struct aqu_sched *s) { return &s->skel->bss->aqu_facts; }
 
-void aqu_read_counters(const struct aqu_sched *s, struct aqu_counters *c)
+static void aqu_read_counters(const struct aqu_sched *s, struct aqu_counters *c)
 {
 	const struct qmap_arena *qa = &s->skel->arena->qa;
 
@@ -154,7 +169,7 @@ void aqu_read_counters(const struct aqu_sched *s, struct aqu_counters *c)
 #undef AQU_READ
 }
 
-bool aqu_exit_info(const struct aqu_sched *s, int64_t *kind, int64_t *code, const char **reason, const char **msg)
+static bool aqu_exit_info(const struct aqu_sched *s, int64_t *kind, int64_t *code, const char **reason, const char **msg)
 {
 	const struct user_exit_info *uei = &s->skel->data->uei;
 	int k = __atomic_load_n(&uei->kind, __ATOMIC_ACQUIRE);
@@ -166,4 +181,22 @@ bool aqu_exit_info(const struct aqu_sched *s, int64_t *kind, int64_t *code, cons
 	*reason = uei->reason;
 	*msg = uei->msg;
 	return true;
+}
+
+const struct aqu_api *AQU_API_GETTER(void)
+{
+	static const struct aqu_api api = {
+		.open_load = aqu_open_load,
+		.attach = aqu_attach,
+		.detach = aqu_detach,
+		.destroy = aqu_destroy,
+		.run = aqu_run,
+		.audit = aqu_audit_result,
+		.waits = aqu_wait_result,
+		.facts = aqu_facts_result,
+		.counters = aqu_read_counters,
+		.exit_info = aqu_exit_info,
+	};
+
+	return &api;
 }

@@ -4,6 +4,10 @@
  * without exiting on failure.  C, because it uses mainline's userspace scx
  * headers (scx/common.h, scx/compat.h), whose types clash with scx_aqmap's
  * in the harness's C++.  Plain C types only here.
+ *
+ * One table of functions per build of the object: mainline as it is, and
+ * its mutants (patched copies in the build tree, bpf/CMakeLists.txt) that
+ * exist to prove the audit of mainline's lists can fail.
  */
 #ifndef AQ_QMAP_UPSTREAM_LOAD_H
 #define AQ_QMAP_UPSTREAM_LOAD_H
@@ -42,19 +46,33 @@ struct aq_audit;
 struct aq_wait_audit;
 struct aqu_facts;
 
-/* 0, or -errno with a message in err. */
-int aqu_open_load(const struct aqu_options *o, struct aqu_sched **out, char *err, size_t errlen);
-int aqu_attach(struct aqu_sched *s, char *err, size_t errlen);
-void aqu_detach(struct aqu_sched *s);
-void aqu_destroy(struct aqu_sched *s);
-/* Runs one of the audit programs; 0 or -errno. */
-int aqu_run(struct aqu_sched *s, enum aqu_prog which);
-const struct aq_audit *aqu_audit_result(const struct aqu_sched *s);
-const struct aq_wait_audit *aqu_wait_result(const struct aqu_sched *s);
-const struct aqu_facts *aqu_facts_result(const struct aqu_sched *s);
-void aqu_read_counters(const struct aqu_sched *s, struct aqu_counters *c);
-/* The exit mainline's UEI recorded: false while it runs. */
-bool aqu_exit_info(const struct aqu_sched *s, int64_t *kind, int64_t *code, const char **reason, const char **msg);
+struct aqu_api {
+	/* 0, or -errno with a message in err. */
+	int (*open_load)(const struct aqu_options *o, struct aqu_sched **out, char *err, size_t errlen);
+	int (*attach)(struct aqu_sched *s, char *err, size_t errlen);
+	void (*detach)(struct aqu_sched *s);
+	void (*destroy)(struct aqu_sched *s);
+	/* Runs one of the audit programs; 0 or -errno. */
+	int (*run)(struct aqu_sched *s, enum aqu_prog which);
+	const struct aq_audit *(*audit)(const struct aqu_sched *s);
+	const struct aq_wait_audit *(*waits)(const struct aqu_sched *s);
+	const struct aqu_facts *(*facts)(const struct aqu_sched *s);
+	void (*counters)(const struct aqu_sched *s, struct aqu_counters *c);
+	/* The exit mainline's UEI recorded: false while it runs. */
+	bool (*exit_info)(const struct aqu_sched *s, int64_t *kind, int64_t *code, const char **reason,
+			  const char **msg);
+};
+
+/* Mainline as it is. */
+const struct aqu_api *aqu_api_mainline(void);
+/*
+ * Mutants (properties/upstream/mutate.py, bpf/CMakeLists.txt): the new
+ * head's q_prev kept at pop; ops.dequeue that unlinks nothing; exit_task
+ * that loses the context.
+ */
+const struct aqu_api *aqu_api_mutant_pop_no_prev_fixup(void);
+const struct aqu_api *aqu_api_mutant_dequeue_no_remove(void);
+const struct aqu_api *aqu_api_mutant_exit_task_free_drops(void);
 
 #ifdef __cplusplus
 }

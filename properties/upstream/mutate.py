@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Make a mutant of the GENERATED mainline list header (build tree only).
+"""Make a mutant of mainline scx_qmap code (build tree only): of the
+GENERATED list header for the twin, or of a copy of scx_qmap.bpf.c itself
+for the kernel tier (bpf/CMakeLists.txt).
 
-usage: mutate.py <name> <qmap_upstream_list.h> <out.h>
+usage: mutate.py <name> <in> <out>
 
 Each mutant replaces one statement inside one extracted function.  The edit
 must match exactly once in that function, or this exits 1 with one error
@@ -21,6 +23,11 @@ MUTANTS = {
                           "a failed lock drops the operation without scx_bpf_error()"),
     "slab_free_drops": ("qmap_upstream_slab_free", "qa.task_free_head = taskc;", ";",
                         "exit_task's push back loses the context"),
+    # Of scx_qmap.bpf.c itself, for the kernel tier.
+    "dequeue_no_remove": ("qmap_dequeue", "qmap_fifo_remove(taskc);", ";",
+                          "ops.dequeue leaves the task on its FIFO"),
+    "exit_task_free_drops": ("qmap_exit_task", "qa.task_free_head = taskc;", ";",
+                             "exit_task's push back loses the context"),
 }
 
 
@@ -31,8 +38,9 @@ def main(argv):
         return 2
     fn, old, new, _ = MUTANTS[argv[1]]
     text = open(argv[2]).read()
-    m = re.search(r"^static [^;{}]*\b" + re.escape(fn) + r"\s*\([^;{}]*\)\s*\{(.*?)^\}",
-                  text, re.M | re.S)
+    # A static function, or a callback defined through BPF_STRUCT_OPS(name, ...).
+    m = re.search(r"^(?:static [^;{}]*\b" + re.escape(fn) + r"\s*\([^;{}]*\)|[\w ]*BPF_STRUCT_OPS(?:_SLEEPABLE)?\(\s*"
+                  + re.escape(fn) + r"\b[^;{}]*\))\s*\{(.*?)^\}", text, re.M | re.S)
     if not m:
         print(f"{prog}: error: mutant {argv[1]}: function {fn} not in {argv[2]}", file=sys.stderr)
         return 1
