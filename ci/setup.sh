@@ -36,6 +36,7 @@ host_packages=(
   clang-19 llvm-19 lld-19 libclang-rt-19-dev libelf-dev zlib1g-dev
   stress-ng rt-tests busybox-static cpio zstd xz-utils
   cmake ninja-build pkg-config patch util-linux
+  make gcc libc6-dev binutils python3   # the kernel source's libbpf (harness/sched/kernel-libbpf.sh), mainline's mutants
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libarchive-dev libzstd-dev
   python3-pytest python3-yaml
