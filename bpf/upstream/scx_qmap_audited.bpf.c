@@ -15,7 +15,9 @@
  *   kernel no longer holds it QUEUED for the scheduler, in two audits.
  *   Mainline keeps no per-FIFO length or in/out counters, so there is no
  *   conservation rule; its qseq is not kept either, so custody is "QUEUED
- *   or QUEUEING and on no DSQ" without the enqueue's qseq.
+ *   or QUEUEING and on no DSQ" without the enqueue's qseq.  It also counts
+ *   the high-priority entries, for the harness to hold nr_highpri_queued
+ *   to them (harness/sched/qmap_upstream.cpp).
  * - aqu_audit_waits: every task's wait for a CPU (aq_wait_audit.bpf.h) and,
  *   for the ones past the bound, the FIFO mainline has them on.
  * - aqu_count_free: the task_ctx slab's free list, counted under

@@ -19,6 +19,15 @@ inline std::optional<std::string> slurp(const std::filesystem::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A /proc/<pid>[/task/<tid>]/stat file's fields from the state letter on
+// (field 3), split off after the parenthesised comm, which may itself hold
+// spaces and parentheses; "" when unreadable.
+inline std::string proc_stat_after_comm(const std::filesystem::path& stat_file) {
+  const auto stat = slurp(stat_file).value_or("");
+  const auto close = stat.rfind(") ");
+  return close == std::string::npos ? std::string{} : stat.substr(close + 2);
+}
+
 // The first of @paths that is given but cannot be read, or "": the options
 // that name input files are checked before anything runs (a bad one is one
 // error line and exit_code::usage, no half report).

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/proc_files.hpp"
 #include "common/process.hpp"
 
 namespace {
@@ -52,6 +53,20 @@ TEST(RunProcess, LogsToAFileAndStopsOnRequest) {
   std::stringstream text;
   text << in.rdbuf();
   EXPECT_EQ(text.str(), "logged\n");
+}
+
+// A comm may hold ") " itself: the fields start after the last one.
+TEST(ProcFiles, StatFieldsStartAfterTheComm) {
+  const auto path = std::filesystem::temp_directory_path() / "aq-proc-stat-test";
+  std::ofstream(path) << "4242 (qemu) (x) y) T 1 4242 4242 0 -1 4194560 10 0 0 0 150 25 0 0\n";
+  const auto fields = aq::proc_stat_after_comm(path);
+  EXPECT_EQ(fields.substr(0, 4), "T 1 ");
+  EXPECT_EQ(aq::proc_stat_after_comm(path.string() + ".missing"), "");
+  std::filesystem::remove(path);
+  // Our own stat: running, or sleeping between the read and the test.
+  const auto self = aq::proc_stat_after_comm("/proc/self/stat");
+  ASSERT_FALSE(self.empty());
+  EXPECT_NE(std::string("RS").find(self[0]), std::string::npos) << self;
 }
 
 }  // namespace

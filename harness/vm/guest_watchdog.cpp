@@ -40,9 +40,8 @@ void print_harness_stacks() {
     if (slurp(proc.path() / "comm").value_or("") != "aqcheck\n") continue;
     std::error_code ec;
     for (const auto& task : fs::directory_iterator(proc.path() / "task", ec)) {
-      const auto stat = slurp(task.path() / "stat").value_or("");
-      const auto close = stat.rfind(") ");
-      const char state = close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+      const auto stat = proc_stat_after_comm(task.path() / "stat");
+      const char state = stat.empty() ? '?' : stat[0];
       say(fmt::format("aqcheck pid {} tid {} state {} wchan {}", pid, task.path().filename().string(), state,
                       slurp(task.path() / "wchan").value_or("?")));
       std::istringstream stack(slurp(task.path() / "stack").value_or(""));

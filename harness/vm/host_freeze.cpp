@@ -22,13 +22,6 @@ constexpr double kRunnerGapS = 2;
 
 fs::path proc_path(pid_t pid, const char* name) { return fs::path("/proc") / std::to_string(pid) / name; }
 
-// /proc/<pid>/stat's state letter (after the parenthesised comm).
-char process_state(pid_t pid) {
-  const auto stat = slurp(proc_path(pid, "stat")).value_or("");
-  const auto close = stat.rfind(") ");
-  return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
-}
-
 }  // namespace
 
 FreezeJudgement judge_freeze_sample(const FreezeSample& s) {
@@ -84,7 +77,10 @@ void HostFreezeMeter::poll(Clock::time_point now) {
   FreezeSample s;
   s.wall_s = first ? 0 : seconds(now - last_read_);
   s.runner_gap_s = std::min(gap_s_, s.wall_s);
-  s.qemu_stopped = process_state(qemu_) == 'T';
+  // qemu's stat, read once: its state letter, and its CPU time (utime and
+  // stime, fields 14 and 15, its exited threads' too).
+  const auto stat = proc_stat_after_comm(proc_path(qemu_, "stat"));
+  s.qemu_stopped = !stat.empty() && stat[0] == 'T';
   // schedstat: "<on-CPU ns> <run_delay ns> <timeslices>", per thread.
   std::error_code ec;
   for (const auto& task : fs::directory_iterator(proc_path(qemu_, "task"), ec)) {
@@ -97,12 +93,11 @@ void HostFreezeMeter::poll(Clock::time_point now) {
       s.qemu_wait_s = std::max(s.qemu_wait_s, static_cast<double>(delay - it->second) / 1e9);
     it->second = delay;
   }
-  // qemu's CPU time (utime + stime, its exited threads' too) and the host's
-  // "full" I/O stall time: the first explains a standstill, the second may.
-  const auto stat = slurp(proc_path(qemu_, "stat")).value_or("");
+  // qemu's CPU time and the host's "full" I/O stall time: the first
+  // explains a standstill, the second may.
   double cpu_s = -1;
-  if (const auto close = stat.rfind(") "); close != std::string::npos) {
-    std::istringstream fields(stat.substr(close + 2));
+  if (!stat.empty()) {
+    std::istringstream fields(stat);
     std::string f;
     unsigned long long utime = 0, stime = 0;
     for (int i = 3; i <= 13 && fields >> f; i++) {
