@@ -193,23 +193,20 @@ std::string to_markdown(const Report& r) {
                          c.verdict == "PASS" && !c.reasons.empty() ? md_cell(c.reasons.front()) : "");
   }
   m += performance_markdown(r.performance);
-  bool any_info = false;
-  for (const auto& c : r.cases) any_info |= c.verdict == "INFO";
-  if (any_info) m += "\n## Mainline scx_qmap findings (informational)\n";
-  for (const auto& c : r.cases) {
-    if (c.verdict != "INFO") continue;
-    m += fmt::format("\n### {}\n\n", c.id);
-    for (const auto& why : c.reasons) m += fmt::format("- {}\n", why);
-  }
-  bool any_fail = false;
-  for (const auto& c : r.cases) any_fail |= c.verdict == "FAIL";
-  if (any_fail) m += "\n## Failures\n";
-  for (const auto& c : r.cases) {
-    if (c.verdict != "FAIL") continue;
-    m += fmt::format("\n### {}\n\n", c.id);
-    for (const auto& why : c.reasons) m += fmt::format("- {}\n", why);
-    m += fmt::format("\nLog `{}`. Rerun:\n\n```sh\n{}\n```\n", c.log, c.rerun);
-  }
+  // The cases of one verdict under a heading, each with its reasons; a FAIL
+  // with its log and rerun command too.
+  const auto listed = [&](const char* verdict, const char* heading) {
+    if (!count(r, verdict)) return;
+    m += heading;
+    for (const auto& c : r.cases) {
+      if (c.verdict != verdict) continue;
+      m += fmt::format("\n### {}\n\n", c.id);
+      for (const auto& why : c.reasons) m += fmt::format("- {}\n", why);
+      if (c.verdict == "FAIL") m += fmt::format("\nLog `{}`. Rerun:\n\n```sh\n{}\n```\n", c.log, c.rerun);
+    }
+  };
+  listed("INFO", "\n## Mainline scx_qmap findings (informational)\n");
+  listed("FAIL", "\n## Failures\n");
   return m;
 }
 

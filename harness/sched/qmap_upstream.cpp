@@ -150,14 +150,14 @@ class UpstreamQmap final : public Scheduler {
   }
 
   std::size_t slab_free_count() const override {
-    const_cast<UpstreamQmap*>(this)->run(AQU_COUNT_FREE, "aqu_count_free");
+    run(AQU_COUNT_FREE, "aqu_count_free");
     const aqu_facts* f = api_->facts(s_);
     mirror_->max_tasks = static_cast<u32>(f->max_tasks);
     return f->slab_free;
   }
 
  private:
-  void run(aqu_prog which, const char* name) {
+  void run(aqu_prog which, const char* name) const {
     if (int err = api_->run(s_, which))
       throw std::runtime_error(fmt::format("running the {} program failed: {}", name, std::strerror(-err)));
   }
