@@ -18,7 +18,10 @@
 #define BPF_STRUCT_OPS_SLEEPABLE(name, args...) \
 	SEC("struct_ops.s/" #name) BPF_PROG(name, ##args)
 
+/* ops/shim (the native build for the ops-level twin) defines these itself. */
+#ifndef __arena
 #define __arena __attribute__((address_space(1)))
+#endif
 #define __hidden __attribute__((visibility("hidden")))
 
 #ifndef NUMA_NO_NODE
@@ -29,6 +32,7 @@
 #define READ_ONCE(x)	(*(volatile typeof(x) *)&(x))
 
 /* Loop guard the verifier bounds for us (may_goto); no kfunc, so usable under a lock. */
+#ifndef can_loop
 #define can_loop					\
 	({ __label__ l_break, l_continue;		\
 	bool ret = true;				\
@@ -39,6 +43,7 @@
 	l_continue:;					\
 	ret;						\
 	})
+#endif
 
 /* scx_bpf_error()/scx_bpf_dump() with printf-style arguments (at least one). */
 #define scx_bpf_bstr_call(func, fmt, args...)				\

@@ -39,6 +39,7 @@ host_packages=(
   make gcc libc6-dev binutils python3   # the kernel source's libbpf (harness/sched/kernel-libbpf.sh), mainline's mutants
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libarchive-dev libzstd-dev
+  libboost-context-dev   # ops/: the simulated CPUs' context switches (ops/README.md, "Speed")
   python3-pytest python3-yaml
 )
 # qemu from backports: bookworm's 7.2 runs multi-threaded TCG guests into

@@ -1,0 +1,198 @@
+// What must hold of the scheduler and the simulated kernel together, checked
+// where it must hold:
+//   - custody (after every ops.dequeue and whenever a task gets a CPU): the
+//     task is on no FIFO.  Nothing can link it meanwhile: that takes an
+//     ops.enqueue of it, under its rq lock, which the caller holds.
+//   - at quiescent points (no CPU inside a kernel path: the end of set-up,
+//     of the script, and between the drain's steps):
+//       list: properties/check's structure and counter invariants;
+//       stale: a FIFO entry's task is in the scheduler's custody from that
+//              entry's enqueue (qseq): QUEUED on no DSQ, or on a user DSQ
+//              with SCX_TASK_IN_CUSTODY; and has not exited;
+//       place: every runnable task is in exactly one place: running, on one
+//              DSQ, or QUEUED in the scheduler's custody on one FIFO.
+// The liveness bound is kernel.cpp's drain(); kernel WARN/BUG conditions
+// and scx_bpf_error() fail where they happen.
+#include "kernel.h"
+#include "invariants.h"
+
+#include <fmt/format.h>
+
+namespace aqops {
+
+namespace {
+
+int slot_of(const struct task_ctx *t)
+{
+	if (!t)
+		return aq::kNone;
+	const struct task_ctx *slab = qa.task_ctxs;
+	if (t < slab || t >= slab + qa.max_tasks)
+		return aq::kWild;
+	return int(t - slab);
+}
+
+int fifo_index(const struct qmap_fifo *f)
+{
+	if (!f)
+		return aq::kNone;
+	if (f < qa.fifos || f >= qa.fifos + QMAP_NR_FIFOS)
+		return aq::kWild;
+	return int(f - qa.fifos);
+}
+
+aq::Snapshot snapshot()
+{
+	aq::Snapshot s;
+	for (u32 i = 0; i < qa.max_tasks; i++) {
+		const struct task_ctx &t = qa.task_ctxs[i];
+		aq::CtxView v;
+		v.next_free = slot_of(t.next_free);
+		v.q_next = slot_of(t.q_next);
+		v.q_prev = slot_of(t.q_prev);
+		v.fifo = fifo_index(t.fifo);
+		v.enq_seq = t.enq_seq;
+		v.pid = t.pid;
+		v.in_use = t.in_use;
+		s.ctx.push_back(v);
+	}
+	for (int f = 0; f < QMAP_NR_FIFOS; f++) {
+		const struct qmap_fifo &q = qa.fifos[f];
+		aq::FifoView v;
+		v.head = slot_of(q.head);
+		v.tail = slot_of(q.tail);
+		v.idx = q.idx;
+		v.nr_in = q.nr_in;
+		v.nr_popped = q.nr_popped;
+		v.nr_removed = q.nr_removed;
+		v.len = q.len;
+		s.fifo.push_back(v);
+	}
+	s.free_head = slot_of(qa.task_free_head);
+	return s;
+}
+
+}  // namespace
+
+// The FIFO the context of @pid is linked on, -1 if none.
+int Kernel::fifo_of_pid(int pid) const
+{
+	for (u32 i = 0; i < qa.max_tasks; i++) {
+		const struct task_ctx &t = qa.task_ctxs[i];
+		if (t.in_use && t.pid == pid && t.fifo)
+			return fifo_index(t.fifo);
+	}
+	return -1;
+}
+
+void Kernel::check_not_linked(Task *p, const char *after)
+{
+	int f = fifo_of_pid(p->ts.pid);
+	if (f >= 0)
+		fail(check::kCustody, fmt::format("{} is still on FIFO {} after {}", p->ts.comm, f, after));
+}
+
+void Kernel::check_quiescent(const char *when)
+{
+	aq::Snapshot s = snapshot();
+	aq::Report r;
+	aq::check_structure(s, r);
+	if (!r.ok())
+		fail(check::kList, fmt::format("at {}: {}", when, r.str()));
+
+	auto contents = aq::fifo_contents(s);
+	std::vector<int> on_fifo(tasks_.size(), 0);
+	for (size_t f = 0; f < contents.size(); f++) {
+		for (int h : contents[f]) {
+			const struct task_ctx &e = qa.task_ctxs[h];
+			Task *p = nullptr;
+			for (auto &t : tasks_)
+				if (t.ts.pid == e.pid)
+					p = &t;
+			if (!p || p->st == TState::Dead || p->st == TState::Unborn) {
+				fail(check::kStale, fmt::format("at {}: FIFO {} holds pid {}, which has exited",
+								when, f, e.pid));
+			}
+			on_fifo[p->id]++;
+			long st = p->ts.scx.ops_state.counter;
+			long opss = st & 3;
+			bool running = false;
+			for (auto &c : cpus_)
+				running |= c.curr == p;
+			// In custody by this entry's enqueue: QUEUEING/QUEUED with its
+			// qseq; or, after a dispatch that claimed a newer custody than
+			// the entry it popped (README.md, "Finding: dispatch from an
+			// older entry"), on a user DSQ, still in custody (7.2's
+			// SCX_TASK_IN_CUSTODY) from the enqueue that linked this entry.
+			bool queued = (opss == SCX_OPSS_QUEUED || opss == SCX_OPSS_QUEUEING) &&
+				      u64(st & ~3l) == e.ops_qseq && !p->dsq;
+			bool on_user_dsq = p->dsq && p->dsq->q.id != SCX_DSQ_LOCAL &&
+					   (p->ts.scx.flags & SCX_TASK_IN_CUSTODY) &&
+					   p->ops_qseq << SCX_OPSS_QSEQ_SHIFT == e.ops_qseq;
+			if ((!queued && !on_user_dsq) || running)
+				fail(check::kStale,
+				     fmt::format("at {}: FIFO {} holds {} (qseq {}) but it is {} #{}, {}{}{}",
+						 when, f, p->ts.comm, e.ops_qseq >> SCX_OPSS_QSEQ_SHIFT,
+						 opss == SCX_OPSS_QUEUED ? "QUEUED" : "not QUEUED",
+						 p->ops_qseq, p->dsq ? "on a DSQ" : "on no DSQ",
+						 p->ts.scx.flags & SCX_TASK_IN_CUSTODY ? ", in custody" : "",
+						 running ? ", running" : ""));
+		}
+	}
+
+	std::vector<int> on_dsq(tasks_.size(), 0);
+	auto count = [&](const Dsq &d) {
+		for (Task *p : d.list) {
+			on_dsq[p->id]++;
+			if (p->dsq != &d)
+				fail(check::kPlace, fmt::format("at {}: {} is on a DSQ it does not name",
+								when, p->ts.comm));
+		}
+	};
+	for (auto &c : cpus_)
+		count(c.local);
+	for (auto &d : user_dsqs_)
+		count(d);
+	count(global_);
+
+	for (auto &t : tasks_) {
+		int running = 0;
+		for (auto &c : cpus_)
+			running += c.curr == &t;
+		// A task on a user DSQ whose FIFO entry awaits the ops.dequeue that
+		// ends its custody is in one place: the scheduler's custody.
+		bool custody_dsq = t.dsq && t.dsq->q.id != SCX_DSQ_LOCAL;
+		int places = running + on_dsq[t.id] + (custody_dsq ? 0 : on_fifo[t.id]);
+		bool runnable = t.st == TState::Runnable || t.st == TState::Running;
+		if (runnable && places != 1)
+			fail(check::kPlace,
+			     fmt::format("at {}: runnable {} is in {} places (running {}, DSQs {}, FIFOs {})",
+					 when, t.ts.comm, places, running, on_dsq[t.id], on_fifo[t.id]));
+		if (!runnable && places)
+			fail(check::kPlace, fmt::format("at {}: {} is not runnable but is queued somewhere",
+							when, t.ts.comm));
+	}
+}
+
+std::string Kernel::state_str() const
+{
+	static const char *st[] = { "unborn", "asleep", "runnable", "running", "dead" };
+	std::string s;
+	for (auto &t : tasks_) {
+		long o = t.ts.scx.ops_state.counter;
+		int f = fifo_of_pid(t.ts.pid);
+		s += fmt::format("{}:{}@{} {}#{}{}{}{} ", t.ts.comm, st[int(t.st)], t.ts.thread_info.cpu,
+				 "NiQD"[o & 3], o >> SCX_OPSS_QSEQ_SHIFT,
+				 t.ts.scx.flags & SCX_TASK_IN_CUSTODY ? " cust" : "",
+				 t.dsq ? (t.dsq->q.id == SCX_DSQ_LOCAL ? fmt::format(" L{}", t.dsq->cpu)
+								       : fmt::format(" D{:x}", t.dsq->q.id & 0xff))
+				       : "",
+				 f >= 0 ? fmt::format(" F{}", f) : "");
+	}
+	for (auto &c : cpus_)
+		s += fmt::format("| cpu{} {}{} ", c.id, c.curr ? c.curr->ts.comm : "-",
+				 c.rq.holder >= 0 ? fmt::format(" (rq held by cpu{})", c.rq.holder) : "");
+	return s;
+}
+
+}  // namespace aqops
