@@ -51,6 +51,10 @@ MUTANTS = {
         "pop reports an empty FIFO as a skipped entry: dispatch spins on it",
         "\t\tif (err)\n\t\t\tstat_inc(nr_pop_lock_fail);\n\t\treturn POP_EMPTY;\n",
         "\t\tif (err)\n\t\t\tstat_inc(nr_pop_lock_fail);\n\t\treturn POP_SKIPPED;\n"),
+    'dispatch_keeps_prev': (
+        "dispatch does nothing while the previous task could run on: the kernel keeps it",
+        "\tu32 batch = dsp_batch ?: 1;\n\tenum pop_result r;\n\tint i;\n\n",
+        "\tu32 batch = dsp_batch ?: 1;\n\tenum pop_result r;\n\tint i;\n\n\tif (prev)\n\t\treturn;\n"),
     'enqueue_stamps_qseq_after_link': (
         "enqueue stamps the entry's qseq after linking it",
         "\ttaskc->ops_qseq = task_ops_qseq(p);\n\tseq = __sync_add_and_fetch(&qa.enq_seq, 1);\n\n"

@@ -10,13 +10,19 @@
 //              entry's enqueue (qseq): QUEUED on no DSQ, or on a user DSQ
 //              with SCX_TASK_IN_CUSTODY; and has not exited;
 //       place: every runnable task is in exactly one place: running, on one
-//              DSQ, or QUEUED in the scheduler's custody on one FIFO.
+//              DSQ, or QUEUED in the scheduler's custody on one FIFO;
+//       order: since the last quiescent point, entries joined the FIFOs
+//              only at the tail, and pops took heads (removals may take any);
+//       context: a context is in use for each task between init_task and
+//              exit_task, one each, and for nothing else.
 // The liveness bound is kernel.cpp's drain(); kernel WARN/BUG conditions
 // and scx_bpf_error() fail where they happen.
 #include "kernel.h"
 #include "invariants.h"
 
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace aqops {
 
@@ -101,6 +107,8 @@ void Kernel::check_quiescent(const char *when)
 		fail(check::kList, fmt::format("at {}: {}", when, r.str()));
 
 	auto contents = aq::fifo_contents(s);
+	check_order(when, contents);
+	check_contexts(when);
 	std::vector<int> on_fifo(tasks_.size(), 0);
 	for (size_t f = 0; f < contents.size(); f++) {
 		for (int h : contents[f]) {
@@ -172,6 +180,69 @@ void Kernel::check_quiescent(const char *when)
 			fail(check::kPlace, fmt::format("at {}: {} is not runnable but is queued somewhere",
 							when, t.ts.comm));
 	}
+}
+
+void Kernel::check_order(const char *when, const std::vector<std::vector<int>> &contents)
+{
+	fifo_seen_.resize(contents.size());
+	fifo_popped_seen_.resize(contents.size());
+	for (size_t f = 0; f < contents.size(); f++) {
+		std::vector<std::pair<int, u64>> cur;
+		for (int h : contents[f])
+			cur.emplace_back(qa.task_ctxs[h].pid, qa.task_ctxs[h].enq_seq);
+		const auto &old = fifo_seen_[f];
+		// Pops take the head: while an older entry survives, every pop since
+		// took one of the entries ahead of it.
+		u64 pops = qa.fifos[f].nr_popped - fifo_popped_seen_[f];
+		fifo_popped_seen_[f] = qa.fifos[f].nr_popped;
+		for (size_t i = 0; i < old.size(); i++) {
+			if (std::find(cur.begin(), cur.end(), old[i]) == cur.end())
+				continue;
+			if (pops > i)
+				fail(check::kOrder, fmt::format("at {}: FIFO {} popped {} entries, but pid {} "
+								"was behind only {}",
+								when, f, pops, old[i].first, i));
+			break;
+		}
+		size_t last = 0;
+		bool newer = false;
+		for (auto &e : cur) {
+			auto it = std::find(old.begin(), old.end(), e);
+			if (it == old.end()) {
+				newer = true;
+				continue;
+			}
+			size_t pos = size_t(it - old.begin()) + 1;
+			if (newer || pos < last)
+				fail(check::kOrder, fmt::format("at {}: FIFO {} has pid {} (enqueue {}) behind "
+								"an entry linked after it",
+								when, f, e.first, e.second));
+			last = pos;
+		}
+		fifo_seen_[f] = std::move(cur);
+	}
+}
+
+void Kernel::check_contexts(const char *when)
+{
+	std::vector<int> n(tasks_.size(), 0);
+	for (u32 i = 0; i < qa.max_tasks; i++) {
+		const struct task_ctx &c = qa.task_ctxs[i];
+		if (!c.in_use)
+			continue;
+		Task *p = nullptr;
+		for (auto &t : tasks_)
+			if (t.ts.pid == c.pid)
+				p = &t;
+		if (!p || !p->inited)
+			fail(check::kContext, fmt::format("at {}: context #{} in use for pid {}, {}", when, i,
+							  c.pid, p ? "whose exit_task ran" : "no task"));
+		n[p->id]++;
+	}
+	for (auto &t : tasks_)
+		if (t.inited && n[t.id] != 1)
+			fail(check::kContext, fmt::format("at {}: {} has {} contexts in use", when, t.ts.comm,
+							  n[t.id]));
 }
 
 std::string Kernel::state_str() const

@@ -193,8 +193,9 @@ std::string replay_string(const Script &script, const SimConfig &cfg, const std:
 	std::string c;
 	for (uint8_t v : choices)
 		c += kDigits[v % 36];
-	return fmt::format("aqops1:f{}{}:{}:{}", cfg.fault_budget, cfg.fine_yields ? "y" : "",
-			   script.str(), c);
+	return fmt::format("aqops1:f{}{}{}:{}:{}", cfg.fault_budget,
+			   cfg.fault_burst > 1 ? fmt::format("b{}", cfg.fault_burst) : "",
+			   cfg.fine_yields ? "y" : "", script.str(), c);
 }
 
 Replay parse_replay(const std::string &s)
@@ -217,6 +218,14 @@ Replay parse_replay(const std::string &s)
 	if (i == 1)
 		throw bad("no fault budget");
 	r.sim.fault_budget = std::stoi(o.substr(1, i - 1));
+	if (i < o.size() && o[i] == 'b') {
+		size_t j = ++i;
+		while (i < o.size() && isdigit((unsigned char)o[i]))
+			i++;
+		if (i == j)
+			throw bad("no burst length after b");
+		r.sim.fault_burst = std::stoi(o.substr(j, i - j));
+	}
 	if (i < o.size() && o[i] == 'y')
 		r.sim.fine_yields = true, i++;
 	if (i != o.size())

@@ -165,8 +165,20 @@ void Kernel::fail(const char *check, const std::string &msg)
 	throw Abort{};
 }
 
+// scx_bpf_error() is a failure, except the ejection aqmap_list.h documents:
+// when a lock fails QMAP_LOCK_RETRIES times in a row the scheduler gives up
+// rather than keep a list it cannot vouch for.  So under a burst of injected
+// failures that long, an error ends the run (the kernel would disable the
+// scheduler and nothing is lost); under shorter bursts it must not happen.
 void Kernel::scx_error(const std::string &msg)
 {
+	if (out_.faults && cfg_.fault_burst >= QMAP_LOCK_RETRIES) {
+		ejected_ = true;
+		out_.ejected = true;
+		if (cfg_.trace)
+			out_.trace.push_back("scheduler ejected itself: scx_bpf_error: " + msg);
+		throw Abort{};
+	}
 	fail(check::kScxError, "scx_bpf_error: " + msg);
 }
 
@@ -176,12 +188,18 @@ int Kernel::res_lock(struct bpf_res_spin_lock *l)
 	if (!l->nr)
 		l->nr = ++nr_res_locks_;
 	step("bpf_res_spin_lock");
-	if (out_.faults < cfg_.fault_budget && chooser_.fail_lock(out_.steps)) {
-		out_.choices.push_back(1);
-		out_.faults++;
+	if (faults_on_ && burst_left_ && burst_lock_ == l) {
+		burst_left_--;
 		return -ETIMEDOUT;
 	}
-	if (out_.faults < cfg_.fault_budget)
+	if (faults_on_ && out_.faults < cfg_.fault_budget && chooser_.fail_lock(out_.steps)) {
+		out_.choices.push_back(1);
+		out_.faults++;
+		burst_left_ = cfg_.fault_burst - 1;
+		burst_lock_ = l;
+		return -ETIMEDOUT;
+	}
+	if (faults_on_ && out_.faults < cfg_.fault_budget)
 		out_.choices.push_back(0);
 	if (l->holder == c + 1)
 		return -EDEADLK;
@@ -580,6 +598,9 @@ void Kernel::finish_dispatch(Cpu &rq, const BufEnt &e)
 	Cpu *locked = &src;
 	if (p->holding_cpu == rq.id) {
 		if (!allowed(p, rq.id)) {
+			// task_can_run_on_remote_rq(..., enforce = true)
+			scx_error(fmt::format("SCX_DSQ_LOCAL[_ON] target CPU {} not allowed for {}",
+					      rq.id, p->ts.comm));
 			p->holding_cpu = -1;
 			dispatch_enqueue(src, global_, p, e.enq_flags);
 		} else {
@@ -704,12 +725,43 @@ void Kernel::set_next_task(Cpu &rq, Task *p)
 	aqmap_running(&p->ts);
 }
 
+// The migration stopper on @rq's CPU: it preempts @p, which
+// put_prev_task_scx() hands back through ops.enqueue, then moves it to a CPU
+// of its new mask (migration_cpu_stop() -> move_queued_task()).
+void Kernel::migration_stop(Cpu &rq, Task *p)
+{
+	p->ts.se.sum_exec_runtime += clock_ - p->ran_at;
+	rq.curr = nullptr;
+	p->st = TState::Runnable;
+	p->slice = 0;
+	do_enqueue_task(rq, p, 0, -1);
+	if (allowed(p, rq.id))
+		return;		// the mask changed back meanwhile
+	dequeue_task_scx(rq, p, 0);
+	Cpu &dst = cpus_[__builtin_ctzl(p->mask.bits[0])];
+	p->ts.thread_info.cpu = u32(dst.id);
+	p->migrating = true;
+	unlock(rq.rq);
+	lock(dst.rq, "rq lock (migration stopper)");
+	enqueue_task_scx(dst, p, 0);
+	p->migrating = false;
+	unlock(dst.rq);
+	lock(rq.rq, "rq lock (back from migration)");
+}
+
 // __schedule() on this CPU: balance, pick, put_prev_task_scx(), set_next.
 void Kernel::schedule(bool expire)
 {
 	Cpu &rq = this_cpu();
 	lock(rq.rq, "rq lock (schedule)");
 	Task *prev = rq.curr;
+	if (prev && prev->migrate_pending) {
+		prev->migrate_pending = false;
+		if (prev->ts.scx.flags & SCX_TASK_QUEUED) {
+			migration_stop(rq, prev);
+			prev = nullptr;
+		}
+	}
 	if (prev && expire) {
 		clock_ += kTickNs;
 		out_.ops_calls++;
@@ -856,6 +908,12 @@ void Kernel::ev_set_property(Task *p, const Event &e)
 		u64 m = e.arg & ((1ul << nr_cpus()) - 1);
 		p->mask.bits[0] = m ? m : (1ul << nr_cpus()) - 1;
 	}
+	if (running && queued && !allowed(p, rq->id)) {
+		// affine_move_task(): the migration stopper will preempt it on its
+		// CPU (see schedule()); until then it runs on.
+		p->migrate_pending = true;
+		p->slice = 0;
+	}
 	if (queued && !running) {
 		enqueue_task_scx(*rq, p, 0);
 		if (!allowed(p, rq->id)) {
@@ -960,6 +1018,8 @@ void Kernel::run_fibers(bool choose)
 		last_ = c;
 		clock_ += kStepNs;
 		fibers_.resume(c);
+		if (ejected_)
+			return;
 		if (cfg_.trace)
 			out_.trace.push_back(fmt::format("  cpu{} > {} | {}", c, cpus_[c].where, state_str()));
 		if (!out_.ok)
@@ -1003,7 +1063,7 @@ void Kernel::drain()
 		for (int c = 0; c < nr_cpus(); c++) {
 			run_cpu_events(c, expire);
 			run_fibers(false);
-			if (!out_.ok)
+			if (!out_.ok || ejected_)
 				return;
 			check_quiescent("drain");
 			if (!out_.ok)
@@ -1055,16 +1115,19 @@ void Kernel::run()
 			setup[0].push_back(Event{ Ev::Wake, t.id });
 	run_cpu_events(0, setup[0]);
 	run_fibers(false);
-	if (out_.ok)
+	if (out_.ok && !ejected_)
 		check_quiescent("set-up");
-	if (out_.ok) {
+	if (out_.ok && !ejected_) {
 		for (int c = 0; c < nr_cpus(); c++)
 			run_cpu_events(c, script_.cpus[c]);
+		faults_on_ = true;	// the script's events only: set-up and drain run clean
 		run_fibers(true);
+		faults_on_ = false;
+		burst_left_ = 0;
 	}
-	if (out_.ok)
+	if (out_.ok && !ejected_)
 		check_quiescent("end of script");
-	if (out_.ok)
+	if (out_.ok && !ejected_)
 		drain();
 	abort_fibers();
 }

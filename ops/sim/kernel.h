@@ -62,6 +62,7 @@ struct Task {
 	Dsq *dsq = nullptr;		// == ts.scx.dsq, as the simulator's type
 	SimLock pi;			// p->pi_lock
 	bool migrating = false;		// p->on_rq == TASK_ON_RQ_MIGRATING
+	bool migrate_pending = false;	// running outside its new mask: the stopper is due
 	int custody_in = 0, custody_out = 0;	// the kernel's ledger
 };
 
@@ -146,6 +147,7 @@ private:
 	void flush_dispatch_buf(Cpu &rq);
 	void balance(Cpu &rq, Task *prev);
 	void set_next_task(Cpu &rq, Task *p);
+	void migration_stop(Cpu &rq, Task *p);
 	Cpu &task_rq_lock(Task *p);
 	void task_rq_unlock(Cpu &rq, Task *p);
 	void lock(SimLock &l, const char *what);
@@ -163,6 +165,8 @@ private:
 	// checks (checks.cpp)
 	void check_quiescent(const char *when);
 	void check_not_linked(Task *p, const char *after);
+	void check_order(const char *when, const std::vector<std::vector<int>> &contents);
+	void check_contexts(const char *when);
 	int fifo_of_pid(int pid) const;
 	std::string state_str() const;
 
@@ -186,6 +190,12 @@ private:
 	int res_locks_held_ = 0;
 	int nr_res_locks_ = 0;
 	bool aborting_ = false;
+	bool ejected_ = false;
+	bool faults_on_ = false;
+	int burst_left_ = 0;				// failures still due on burst_lock_
+	const struct bpf_res_spin_lock *burst_lock_ = nullptr;
+	std::vector<std::vector<std::pair<int, u64>>> fifo_seen_;	// last quiescent FIFOs: (pid, enq_seq)
+	std::vector<u64> fifo_popped_seen_;				// ... and their nr_popped
 	bool draining_ = false;
 };
 

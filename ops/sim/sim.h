@@ -28,6 +28,7 @@ public:
 struct SimConfig {
 	bool fine_yields = false;	// also yield at helpers that only read
 	int fault_budget = 0;		// injected lock failures per schedule, at most
+	int fault_burst = 1;		// consecutive failures of that lock per injected one
 	int drain_rounds = 0;		// liveness bound in scheduling rounds; 0: 2*tasks+2
 	size_t max_steps = 50000;	// a schedule longer than this is a livelock
 	bool trace = false;		// keep a readable trace of every step
@@ -41,6 +42,7 @@ struct Outcome {
 	std::vector<std::string> trace;
 	size_t steps = 0;
 	int faults = 0;
+	bool ejected = false;	// the scheduler ejected itself as documented (see kernel.cpp)
 	uint64_t ops_calls = 0;	// scheduler callbacks invoked
 };
 
@@ -56,6 +58,8 @@ inline constexpr const char *kStale = "stale";		// FIFO entry whose task is not 
 inline constexpr const char *kCustody = "custody";	// ops.dequeue/running left the task linked
 inline constexpr const char *kLiveness = "liveness";	// runnable task did not run within the bound
 inline constexpr const char *kList = "list";		// properties/check structure and counters
+inline constexpr const char *kOrder = "order";		// a FIFO serves its entries in the order linked
+inline constexpr const char *kContext = "context";	// a context in use per live task, none else
 inline constexpr const char *kDeadlock = "deadlock";	// every CPU blocked
 inline constexpr const char *kLivelock = "livelock";	// max_steps exceeded
 }  // namespace check

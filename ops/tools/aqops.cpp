@@ -57,6 +57,9 @@ int main(int argc, char **argv)
 	ex->add_option("--schedules", opt.max_schedules, "schedules per script (0: dfs exhausts, else 1000)");
 	ex->add_option("--faults", opt.sim.fault_budget, "injected lock failures per schedule, at most")
 		->check(CLI::Range(0, 2));
+	ex->add_option("--fault-burst", opt.sim.fault_burst,
+		       "an injected failure fails that lock this many times in a row (16: the "
+		       "documented ejection)")->check(CLI::Range(1, 64));
 	ex->add_flag("--fine", opt.sim.fine_yields, "also switch CPUs at helpers that only read");
 	ex->add_option("--scripts", nr_scripts, "generate this many scripts instead of --script");
 	ex->add_option("--events", nr_events, "generated scripts: events per CPU")->check(CLI::Range(1, 32));
