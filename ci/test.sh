@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's tests, end to end: set-up (idempotent), the default and
-# ThreadSanitizer builds, unit and property tests (ctest), then the pytest
+# ThreadSanitizer builds, unit, property and ops-level tests (ctest), then the pytest
 # tiers that boot the sched_ext kernel (ci/tests).  Fails if any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,14 +14,14 @@ bash ci/selftests.sh --kernel "${AQ_KERNEL:-7.2}"
 echo "== build: default preset"
 cmake --preset default
 cmake --build --preset default
-echo "== ctest: unit + properties (default)"
-ctest --preset default -L 'unit|properties' --output-junit "$PWD/$out/ctest-default.xml"
+echo "== ctest: unit + properties + ops (default)"
+ctest --preset default -L 'unit|properties|ops' --output-junit "$PWD/$out/ctest-default.xml"
 
 echo "== build: tsan preset (property suite and harness under ThreadSanitizer)"
 cmake --preset tsan
 cmake --build --preset tsan
-echo "== ctest: unit + properties (tsan)"
-ctest --preset tsan -L 'unit|properties' --output-junit "$PWD/$out/ctest-tsan.xml"
+echo "== ctest: unit + properties + ops (tsan)"
+ctest --preset tsan -L 'unit|properties|ops' --output-junit "$PWD/$out/ctest-tsan.xml"
 
 echo "== pytest: VM smoke, bad input, kernel tier"
 export AQCHECK="$PWD/build/default/harness/aqcheck"

@@ -137,6 +137,19 @@ std::vector<Case> cases_for(Profile profile, const std::vector<std::string>& ker
                    host_shell("cmake --preset tsan >/dev/null && cmake --build --preset tsan && "
                               "ctest --preset tsan -L properties --output-on-failure"),
                    {}, "", 3600});
+    out.push_back({"host/ops/default", "ops", "",
+                   "the ops-level twin: the small configuration bounded-exhaustively, generated scripts under "
+                   "PCT and random exploration, and the ops-level kill matrix (default build)",
+                   host_shell("ctest --preset default -L ops --output-on-failure"), {}, "", 1800});
+    out.push_back({"host/ops/tsan", "ops", "", "the ops-level twin's tests under ThreadSanitizer",
+                   host_shell("cmake --preset tsan >/dev/null && cmake --build --preset tsan && "
+                              "ctest --preset tsan -L ops --output-on-failure"),
+                   {}, "", 3600});
+    out.push_back({"host/ops-explore", "ops", "",
+                   "10 minutes of PCT exploration of generated scripts (3 CPUs, 4 tasks, one lock failure each)",
+                   host_shell("build/default/ops/aqops explore --scripts 100000000 --strategy pct --schedules 200 "
+                              "--cpus 3 --tasks 4 --events 8 --faults 1 --seed 1 --budget 600"),
+                   {}, "", 900});
     out.push_back({"host/twin-fuzz", "properties", "", "5 minutes of libFuzzer on the twin",
                    host_shell("AQ_FUZZ_OUT={out}/twin-fuzz properties/fuzz/run-fuzz.sh 300"), {}, "", 900});
     out.push_back({"host/bad-input", "properties", "",

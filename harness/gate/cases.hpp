@@ -18,7 +18,7 @@ struct Expect {
 
 struct Case {
   std::string id;        // unique, stable: "7.2/workload/cpu-baseline", "host/properties/default"
-  std::string section;   // "properties", "kernel", "negative control", "fuzz", "performance"
+  std::string section;   // "properties", "ops", "kernel", "negative control", "fuzz", "performance"
   std::string kernel;    // series, or "" for a host case
   std::string what;      // one line for the summary: what it proves
   // The command.  "{aqcheck}" is this executable, "{report}" the case's JSON

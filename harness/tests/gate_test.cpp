@@ -50,7 +50,8 @@ TEST(GateCases, ReleaseHasWhatTheIssueAsksSmokeIsSmall) {
   const auto release = aq::gate::cases_for(Profile::release, {"7.2", "7.3"}, kWorkloads);
   std::set<std::string> ids;
   for (const auto& c : release) ids.insert(c.id);
-  for (const auto* id : {"host/properties/default", "host/properties/tsan", "host/twin-fuzz", "host/bad-input",
+  for (const auto* id : {"host/properties/default", "host/properties/tsan", "host/ops/default", "host/ops/tsan",
+                         "host/ops-explore", "host/twin-fuzz", "host/bad-input",
                          "7.2/workload/yield", "7.3/faults/nice-churn", "7.2/cycles", "7.3/sigkill", "7.2/fuzz",
                          "7.3/negative/lazy-removal-affinity-churn", "7.2/negative/mutant-unlink-no-prev",
                          "7.2/negative/lost-task", "7.3/negative/starvation-guard-off", "7.3/conformance",

@@ -137,6 +137,13 @@ void Kernel::check_quiescent(const char *when)
 			bool on_user_dsq = p->dsq && p->dsq->q.id != SCX_DSQ_LOCAL &&
 					   (p->ts.scx.flags & SCX_TASK_IN_CUSTODY) &&
 					   p->ops_qseq << SCX_OPSS_QSEQ_SHIFT == e.ops_qseq;
+			if (on_user_dsq && !queued) {
+				out_.newer_custody_entries++;
+				if (cfg_.probe_newer_custody)
+					fail(check::kProbe, fmt::format("at {}: {} waits on a user DSQ while the "
+									"entry of its custody is on FIFO {}",
+									when, p->ts.comm, f));
+			}
 			if ((!queued && !on_user_dsq) || running)
 				fail(check::kStale,
 				     fmt::format("at {}: FIFO {} holds {} (qseq {}) but it is {} #{}, {}{}{}",

@@ -193,9 +193,9 @@ std::string replay_string(const Script &script, const SimConfig &cfg, const std:
 	std::string c;
 	for (uint8_t v : choices)
 		c += kDigits[v % 36];
-	return fmt::format("aqops1:f{}{}{}:{}:{}", cfg.fault_budget,
+	return fmt::format("aqops1:f{}{}{}{}:{}:{}", cfg.fault_budget,
 			   cfg.fault_burst > 1 ? fmt::format("b{}", cfg.fault_burst) : "",
-			   cfg.fine_yields ? "y" : "", script.str(), c);
+			   cfg.fine_yields ? "y" : "", cfg.probe_newer_custody ? "p" : "", script.str(), c);
 }
 
 Replay parse_replay(const std::string &s)
@@ -228,6 +228,8 @@ Replay parse_replay(const std::string &s)
 	}
 	if (i < o.size() && o[i] == 'y')
 		r.sim.fine_yields = true, i++;
+	if (i < o.size() && o[i] == 'p')
+		r.sim.probe_newer_custody = true, i++;
 	if (i != o.size())
 		throw bad("unknown option");
 	size_t c = s.rfind(':');

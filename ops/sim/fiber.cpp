@@ -81,22 +81,33 @@ Fibers::~Fibers()
 
 int Fibers::size() const { return int(impl_->f.size()); }
 
+// Each fiber is made once and then loops: run the body it was given, report
+// done, wait for the next.  A run never leaves frames behind (a body ends by
+// returning or by an exception caught inside it), which also keeps
+// ThreadSanitizer's shadow stack of each fiber balanced.
 void Fibers::start(int i, std::function<void()> body)
 {
 	auto &fb = impl_->f.at(i);
-	fb.self = ctx::fiber();	// an abandoned run unwinds here
+	if (!fb.done)
+		throw std::logic_error("fibers: start of a fiber that is still running");
 	fb.body = std::move(body);
 	fb.done = false;
+	if (fb.self)
+		return;
 	Impl *impl = impl_.get();
 	fb.self = ctx::fiber(std::allocator_arg, KeptStack{ &fb.stack }, [impl, i](ctx::fiber &&main) {
 		Impl::Fiber &me = impl->f[i];
 		me.main = std::move(main);
-		me.body();
-		me.done = true;
-		impl->cur = -1;
+		for (;;) {
+			me.body();
+			me.body = nullptr;
+			me.done = true;
+			impl->cur = -1;
 #ifdef AQOPS_TSAN
-		__tsan_switch_to_fiber(impl->tsan_main, 0);
+			__tsan_switch_to_fiber(impl->tsan_main, 0);
 #endif
+			me.main = std::move(me.main).resume();
+		}
 		return std::move(me.main);
 	});
 }

@@ -32,6 +32,7 @@ struct SimConfig {
 	int drain_rounds = 0;		// liveness bound in scheduling rounds; 0: 2*tasks+2
 	size_t max_steps = 50000;	// a schedule longer than this is a livelock
 	bool trace = false;		// keep a readable trace of every step
+	bool probe_newer_custody = false;	// stop at finding 1's state (check "probe")
 };
 
 struct Outcome {
@@ -43,6 +44,9 @@ struct Outcome {
 	size_t steps = 0;
 	int faults = 0;
 	bool ejected = false;	// the scheduler ejected itself as documented (see kernel.cpp)
+	// Quiescent points at which a task waited on a user DSQ while the FIFO
+	// entry of its current custody was still linked (README.md, finding 1).
+	uint64_t newer_custody_entries = 0;
 	uint64_t ops_calls = 0;	// scheduler callbacks invoked
 };
 
@@ -51,6 +55,7 @@ Outcome run_schedule(const Script &script, const SimConfig &cfg, Chooser &choose
 
 // The check names (stable: the kill matrix and the tests grep for them).
 namespace check {
+inline constexpr const char *kProbe = "probe";		// not a check: the state --probe searches for
 inline constexpr const char *kKernel = "kernel";	// a kernel WARN/BUG the ops would trip
 inline constexpr const char *kScxError = "scx-error";	// scx_bpf_error() without injected faults' license
 inline constexpr const char *kPlace = "place";		// runnable task in != 1 place

@@ -145,3 +145,25 @@ TEST(OpsScript, TextFormRoundTrips)
 		EXPECT_EQ(Script::parse(s.str()).str(), s.str());
 	}
 }
+
+// README.md, finding 1: a dispatch that popped an older entry claims the
+// task's newer custody; the newer entry stays linked while the task waits on
+// the shared DSQ, until the ops.dequeue that ends custody removes it.  The
+// race exists (DFS reaches it: preemption bound 3, one lock failure that
+// widens the dequeue's window) and no check fails on it.
+TEST(OpsFinding, ADispatchCanClaimANewerCustodyThanTheEntryItPopped)
+{
+	Script s = Script::parse("20m2s.300m0s.10000m0q;x,d/a2=2,n2=1000");
+	ExploreOptions o;
+	o.strategy = Strategy::Dfs;
+	o.bound = 3;
+	o.sim.fault_budget = 1;
+	ExploreResult clean = explore(s, o);
+	ASSERT_FALSE(clean.failure) << "[" << clean.failure->check << "] " << clean.failure->message;
+	EXPECT_TRUE(clean.exhausted);
+	o.sim.probe_newer_custody = true;
+	ExploreResult probe = explore(s, o);
+	ASSERT_TRUE(probe.failure) << "DFS no longer reaches finding 1's state";
+	EXPECT_EQ(probe.failure->check, check::kProbe);
+	printf("reached after %llu schedules: %s\n", (unsigned long long)probe.schedules, probe.replay.c_str());
+}

@@ -60,12 +60,17 @@ int main(int argc, char **argv)
 	ex->add_option("--fault-burst", opt.sim.fault_burst,
 		       "an injected failure fails that lock this many times in a row (16: the "
 		       "documented ejection)")->check(CLI::Range(1, 64));
+	ex->add_flag("--probe-newer-custody", opt.sim.probe_newer_custody,
+		     "search for a schedule reaching finding 1's state (README.md) and print it");
 	ex->add_flag("--fine", opt.sim.fine_yields, "also switch CPUs at helpers that only read");
 	ex->add_option("--scripts", nr_scripts, "generate this many scripts instead of --script");
 	ex->add_option("--events", nr_events, "generated scripts: events per CPU")->check(CLI::Range(1, 32));
 	ex->add_option("--tasks", nr_tasks, "generated scripts: tasks")->check(CLI::Range(1, 16));
 	ex->add_option("--cpus", nr_cpus, "generated scripts: CPUs")->check(CLI::Range(1, 8));
 	ex->add_flag("!--no-shrink", shrink, "report the failing script as found, unshrunk");
+	double budget = 0;
+	ex->add_option("--budget", budget, "generated scripts: stop after this many seconds (0: none)")
+		->check(CLI::NonNegativeNumber);
 
 	std::string replay_text;
 	bool trace = false;
@@ -107,6 +112,10 @@ int main(int argc, char **argv)
 		uint64_t total = 0;
 		uint64_t nr = nr_scripts ? nr_scripts : scripts.size();
 		for (uint64_t i = 0; i < nr; i++) {
+			if (budget > 0 && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > budget) {
+				nr = i;
+				break;
+			}
 			Script s = nr_scripts ? generate_script(opt.seed + i, nr_cpus, nr_tasks, nr_events)
 					      : scripts[i];
 			ExploreResult r = explore(s, opt);
