@@ -129,8 +129,8 @@ void Kernel::check_quiescent(const char *when)
 				running |= c.curr == p;
 			// In custody by this entry's enqueue: QUEUEING/QUEUED with its
 			// qseq; or, after a dispatch that claimed a newer custody than
-			// the entry it popped (README.md, "Finding: dispatch from an
-			// older entry"), on a user DSQ, still in custody (7.2's
+			// the entry it popped (README.md, finding 1), on a user DSQ,
+			// still in custody (7.2's
 			// SCX_TASK_IN_CUSTODY) from the enqueue that linked this entry.
 			bool queued = (opss == SCX_OPSS_QUEUED || opss == SCX_OPSS_QUEUEING) &&
 				      u64(st & ~3l) == e.ops_qseq && !p->dsq;

@@ -1,6 +1,6 @@
 // Seeded event scripts for overnight exploration (aqops explore --scripts),
 // and a greedy shrinker for the script of a failure.  The rapidcheck
-// generator of the tests (tests/script_gen.h) makes the same kind of script
+// generator of the tests (tests/ops_test.cpp) makes the same kind of script
 // and shrinks with rapidcheck's own shrinking.
 #pragma once
 
