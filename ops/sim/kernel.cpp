@@ -205,7 +205,6 @@ int Kernel::res_lock(struct bpf_res_spin_lock *l)
 		return -EDEADLK;
 	wait_until([l] { return l->holder == 0; }, "bpf_res_spin_lock (spinning)");
 	l->holder = c + 1;
-	res_locks_held_++;
 	return 0;
 }
 
@@ -214,7 +213,6 @@ void Kernel::res_unlock(struct bpf_res_spin_lock *l)
 	if (l->holder != this_cpu().id + 1)
 		kernel_bug("bpf_res_spin_unlock of a lock this CPU does not hold");
 	l->holder = 0;
-	res_locks_held_--;
 	step("bpf_res_spin_unlock");
 }
 
@@ -737,16 +735,24 @@ void Kernel::migration_stop(Cpu &rq, Task *p)
 	do_enqueue_task(rq, p, 0, -1);
 	if (allowed(p, rq.id))
 		return;		// the mask changed back meanwhile
+	Cpu &dst = move_queued_task(rq, p);
+	unlock(dst.rq);
+	lock(rq.rq, "rq lock (back from migration)");
+}
+
+// move_queued_task(): dequeue @p from @rq (locked), move it to the first CPU
+// of its mask, enqueue it there.  Returns that CPU, its rq locked instead.
+Cpu &Kernel::move_queued_task(Cpu &rq, Task *p)
+{
 	dequeue_task_scx(rq, p, 0);
 	Cpu &dst = cpus_[__builtin_ctzl(p->mask.bits[0])];
 	p->ts.thread_info.cpu = u32(dst.id);
 	p->migrating = true;
 	unlock(rq.rq);
-	lock(dst.rq, "rq lock (migration stopper)");
+	lock(dst.rq, "rq lock (move_queued_task)");
 	enqueue_task_scx(dst, p, 0);
 	p->migrating = false;
-	unlock(dst.rq);
-	lock(rq.rq, "rq lock (back from migration)");
+	return dst;
 }
 
 // __schedule() on this CPU: balance, pick, put_prev_task_scx(), set_next.
@@ -916,15 +922,8 @@ void Kernel::ev_set_property(Task *p, const Event &e)
 	}
 	if (queued && !running) {
 		enqueue_task_scx(*rq, p, 0);
-		if (!allowed(p, rq->id)) {
-			dequeue_task_scx(*rq, p, 0);
-			int dst = __builtin_ctzl(p->mask.bits[0]);
-			p->ts.thread_info.cpu = u32(dst);
-			unlock(rq->rq);
-			rq = &cpus_[dst];
-			lock(rq->rq, "rq lock (move_queued_task)");
-			enqueue_task_scx(*rq, p, 0);
-		}
+		if (!allowed(p, rq->id))
+			rq = &move_queued_task(*rq, p);
 	}
 	task_rq_unlock(*rq, p);
 }
@@ -1053,7 +1052,6 @@ void Kernel::run_cpu_events(int c, const std::vector<Event> &evs)
 // drain_rounds rounds in which each CPU has its running task's slice expire.
 void Kernel::drain()
 {
-	draining_ = true;
 	int rounds = cfg_.drain_rounds ? cfg_.drain_rounds : 2 * int(tasks_.size()) + 2;
 	std::vector<u64> runs0;
 	for (auto &t : tasks_)

@@ -148,6 +148,7 @@ private:
 	void balance(Cpu &rq, Task *prev);
 	void set_next_task(Cpu &rq, Task *p);
 	void migration_stop(Cpu &rq, Task *p);
+	Cpu &move_queued_task(Cpu &rq, Task *p);
 	Cpu &task_rq_lock(Task *p);
 	void task_rq_unlock(Cpu &rq, Task *p);
 	void lock(SimLock &l, const char *what);
@@ -187,7 +188,6 @@ private:
 	std::vector<std::function<bool()>> wait_;	// per fiber: may it run?
 	u64 clock_ = 1000000000;	// ns; starts at 1 s so "now - age" never wraps
 	int last_ = -1;			// CPU of the last step
-	int res_locks_held_ = 0;
 	int nr_res_locks_ = 0;
 	bool aborting_ = false;
 	bool ejected_ = false;
@@ -196,7 +196,6 @@ private:
 	const struct bpf_res_spin_lock *burst_lock_ = nullptr;
 	std::vector<std::vector<std::pair<int, u64>>> fifo_seen_;	// last quiescent FIFOs: (pid, enq_seq)
 	std::vector<u64> fifo_popped_seen_;				// ... and their nr_popped
-	bool draining_ = false;
 };
 
 Kernel &kernel();	// the live one (kfunc shims)
