@@ -9,6 +9,7 @@
 
 #include "aqmap_list.h"
 #include "aq_audit_layout.h"
+#include "aqmap_custody.h"
 
 /* The audit layout has a slot per FIFO (C and C++ alike). */
 typedef char aq_audit_fifo_slots[QMAP_NR_FIFOS == AQ_NR_FIFOS ? 1 : -1];
@@ -90,6 +91,7 @@ struct qmap_arena {
 	struct aq_op_costs op_costs;
 	struct aq_wait_audit waits;
 	struct aq_audit audit;
+	struct aq_custody custody;		/* the custody ledger's counts (aqmap_custody.h) */
 };
 
 #endif /* __AQMAP_ARENA_H */

@@ -78,6 +78,8 @@ struct task_ctx {
 	s32 last_fifo;				/* FIFO of the previous enqueue, -1 if none */
 	u32 in_use;				/* 1 between alloc and free */
 	u32 keep_ready;				/* next enqueue keeps ready_at (sched change) */
+	u32 custody;				/* the scheduler's custody ledger (aqmap_custody.h) */
+	u32 pad;
 	u64 ready_at;				/* ns: since when the task waits for a CPU */
 };
 

@@ -239,6 +239,69 @@ static struct task_ctx __arena *lookup_task_ctx(struct task_struct *p)
 	return v->taskc;
 }
 
+/* @p's context, or NULL: for the custody ledger's checks, which judge and do not eject. */
+static struct task_ctx __arena *peek_task_ctx(struct task_struct *p)
+{
+	struct task_ctx_stor_val *v;
+
+	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
+	return v ? v->taskc : NULL;
+}
+
+/* ---- the custody ledger (aqmap_custody.h) -------------------------------- */
+
+static void custody_violation(enum aq_custody_violation kind, struct task_struct *p, u32 state)
+{
+	__sync_fetch_and_add(&qa.custody.nr[kind], 1);
+	qa.custody.last_pid[kind] = p->pid;
+	qa.custody.last_state[kind] = state;
+}
+
+/* ops.select_cpu, ops.enqueue, ops.running, ops.exit_task: @p is out of custody. */
+static void custody_expect_none(struct task_struct *p, enum aq_custody_violation kind)
+{
+	struct task_ctx __arena *taskc = peek_task_ctx(p);
+	u32 state;
+
+	if (!taskc)
+		return;
+	state = READ_ONCE(taskc->custody);
+	if (state != AQ_CUSTODY_NONE)
+		custody_violation(kind, p, state);
+}
+
+/* ops.enqueue kept @taskc's task: linked on a FIFO, or inserted into a user DSQ. */
+static void custody_take(struct task_ctx __arena *taskc, u32 where)
+{
+	taskc->custody = where;
+	__sync_fetch_and_add(&qa.custody.nr_taken, 1);
+}
+
+/* ops.dispatch popped @taskc's entry for the shared DSQ; a racing dequeue wins. */
+static void custody_dispatched(struct task_ctx __arena *taskc)
+{
+	__sync_val_compare_and_swap(&taskc->custody, AQ_CUSTODY_FIFO, AQ_CUSTODY_DISPATCHED);
+}
+
+/* ops.dequeue: custody ends, so it must have begun. */
+static void custody_end(struct task_struct *p, struct task_ctx __arena *taskc)
+{
+	u32 state = READ_ONCE(taskc->custody);
+
+	taskc->custody = AQ_CUSTODY_NONE;
+	if (state == AQ_CUSTODY_NONE)
+		custody_violation(AQ_CV_DEQUEUE, p, state);
+	else
+		__sync_fetch_and_add(&qa.custody.nr_ended, 1);
+}
+
+/* ... and when ops.dequeue returns, the task is on no FIFO. */
+static void custody_expect_unlinked(struct task_struct *p, struct task_ctx __arena *taskc)
+{
+	if (READ_ONCE(taskc->fifo))
+		custody_violation(AQ_CV_LEFT_LINKED, p, AQ_CUSTODY_NONE);
+}
+
 /* The kernel's per-enqueue sequence, kept in the upper bits of ops_state. */
 static u64 task_ops_qseq(struct task_struct *p)
 {
@@ -312,6 +375,7 @@ s32 BPF_STRUCT_OPS(aqmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	bool is_idle = false;
 	s32 cpu;
 
+	custody_expect_none(p, AQ_CV_WAKE);
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
 		if (wake_preempt_ns)
@@ -337,6 +401,22 @@ static bool fallback_drops_task(void)
 {
 #ifdef AQMAP_LOST_TASK
 	return true;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Pre-custody variant only: a dequeue written for kernels before 7.2, where
+ * ops.dequeue came only while a task sat in the scheduler's queue.  It ignores
+ * the call that 7.2 adds when a dispatched task reaches a local DSQ, so the
+ * scheduler never learns that the custody ended.  The variant exists only so
+ * that aqcheck can prove its custody ledger check fails on it.
+ */
+static bool dequeue_ignores_custody_end(u64 deq_flags)
+{
+#ifdef AQMAP_PRE_CUSTODY_DEQUEUE
+	return !(deq_flags & SCX_DEQ_SCHED_CHANGE);
 #else
 	return false;
 #endif
@@ -519,6 +599,15 @@ static int fifo_remove(struct task_ctx __arena *taskc)
 #endif
 }
 
+/* ops.enqueue's insert into user DSQ @dsq_id: the task stays in custody there. */
+static void enqueue_on_dsq(struct task_struct *p, struct task_ctx __arena *taskc, u64 dsq_id,
+			   u64 enq_flags)
+{
+	scx_bpf_dsq_insert(p, dsq_id, slice_ns, enq_flags);
+	custody_take(taskc, AQ_CUSTODY_DISPATCHED);
+	kick_task_cpu(p);
+}
+
 void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx __arena *taskc;
@@ -526,26 +615,26 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	u64 seq;
 
 	enqueue_delay();
+	custody_expect_none(p, AQ_CV_ENQUEUE);
 	if (error_after_enqueues && qa.stats.nr_enqueued + 1 >= error_after_enqueues) {
 		scx_bpf_error("aqmap test knob: error after %llu enqueues", error_after_enqueues);
 		return;
 	}
 
+	if (!(taskc = lookup_task_ctx(p)))
+		return;
+
 	if (enq_flags & SCX_ENQ_REENQ) {
 		stat_inc(nr_reenqueued);
-		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
-		kick_task_cpu(p);
+		enqueue_on_dsq(p, taskc, SHARED_DSQ, enq_flags);
 		return;
 	}
 
-	if (!(taskc = lookup_task_ctx(p)))
-		return;
 	stamp_ready(taskc);
 
 	if (highpri_boosting && p->scx.weight >= HIGHPRI_WEIGHT) {
 		stat_inc(nr_highpri);
-		scx_bpf_dsq_insert(p, HIGHPRI_DSQ, slice_ns, enq_flags);
-		kick_task_cpu(p);
+		enqueue_on_dsq(p, taskc, HIGHPRI_DSQ, enq_flags);
 		return;
 	}
 
@@ -567,8 +656,7 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	 * shared DSQ and the old entry stays, stale, like a queue-map entry did.
 	 */
 	if (lazy_entry_left_behind(taskc)) {
-		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
-		kick_task_cpu(p);
+		enqueue_on_dsq(p, taskc, SHARED_DSQ, enq_flags);
 		return;
 	}
 
@@ -581,8 +669,7 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	/* Starvation guard: an overdue task does not queue behind younger ones. */
 	if (overdue(taskc)) {
 		stat_inc(nr_overdue_requeue);
-		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
-		kick_task_cpu(p);
+		enqueue_on_dsq(p, taskc, SHARED_DSQ, enq_flags);
 		return;
 	}
 
@@ -596,10 +683,10 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(nr_enq_lock_fallback);
 		if (fallback_drops_task())
 			return;
-		scx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);
-		kick_task_cpu(p);
+		enqueue_on_dsq(p, taskc, SHARED_DSQ, enq_flags);
 		return;
 	}
+	custody_take(taskc, AQ_CUSTODY_FIFO);
 	stat_inc(nr_enqueued);
 	kick_task_cpu(p);
 }
@@ -609,6 +696,7 @@ void BPF_STRUCT_OPS(aqmap_running, struct task_struct *p)
 {
 	struct task_ctx_stor_val *v;
 
+	custody_expect_none(p, AQ_CV_RUN);
 	if (!wake_preempt_ns)
 		return;
 	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
@@ -630,19 +718,18 @@ void BPF_STRUCT_OPS(aqmap_tick, struct task_struct *p)
 	stat_inc(nr_tick_preempt);
 }
 
-void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
+/*
+ * ops.dequeue's removal: unlink @taskc from its FIFO, if it is on one.  False
+ * when the lock failed every retry, and the scheduler ejects itself.  The lazy
+ * build leaves the entry behind.
+ */
+static bool unlink_on_dequeue(struct task_struct *p, struct task_ctx __arena *taskc, u64 deq_flags)
 {
-	struct task_ctx __arena *taskc;
 	int ret;
 
-	stat_inc(nr_dequeued);
-	if (deq_flags & SCX_DEQ_SCHED_CHANGE)
-		stat_inc(nr_deq_sched_change);
 #ifdef AQMAP_LAZY_REMOVAL
-	return;
+	return true;
 #endif
-	if (!(taskc = lookup_task_ctx(p)))
-		return;
 	if (deq_flags & SCX_DEQ_SCHED_CHANGE)
 		taskc->keep_ready = 1;
 	ret = fifo_remove(taskc);
@@ -652,7 +739,25 @@ void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
 		stat_inc(nr_remove_lock_fail);
 		scx_bpf_error("dequeue: pid %d left on its FIFO: lock failed %d times (%d)",
 			      p->pid, QMAP_LOCK_RETRIES, ret);
+		return false;
 	}
+	return true;
+}
+
+void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx __arena *taskc;
+
+	if (dequeue_ignores_custody_end(deq_flags))
+		return;
+	stat_inc(nr_dequeued);
+	if (deq_flags & SCX_DEQ_SCHED_CHANGE)
+		stat_inc(nr_deq_sched_change);
+	if (!(taskc = lookup_task_ctx(p)))
+		return;
+	custody_end(p, taskc);
+	if (unlink_on_dequeue(p, taskc, deq_flags))
+		custody_expect_unlinked(p, taskc);
 }
 
 /*
@@ -727,8 +832,10 @@ static enum pop_result fifo_pop_dispatch(s32 idx, s32 cpu)
 	if (!p)
 		return POP_SKIPPED;
 	ok = dispatch_task(p, taskc->ops_qseq, cpu);
-	if (ok)
+	if (ok) {
+		custody_dispatched(taskc);
 		note_fifo_wait(taskc, idx, p->pid);
+	}
 #endif
 	bpf_task_release(p);
 	return ok ? POP_DISPATCHED : POP_SKIPPED;
@@ -818,6 +925,7 @@ s32 BPF_STRUCT_OPS(aqmap_init_task, struct task_struct *p, struct scx_init_task_
 		stat_inc(nr_slab_exhausted);
 		return -ENOMEM;
 	}
+	taskc->custody = AQ_CUSTODY_NONE;
 	v->taskc = taskc;
 	return 0;
 }
@@ -828,6 +936,7 @@ void BPF_STRUCT_OPS(aqmap_exit_task, struct task_struct *p, struct scx_exit_task
 	struct task_ctx __arena *taskc;
 
 	stat_inc(nr_exit_task);
+	custody_expect_none(p, AQ_CV_EXIT);
 	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
 	if (!v || !v->taskc)
 		return;

@@ -7,6 +7,13 @@
 
 namespace aq {
 
+std::vector<std::string> describe_custody_violations(const aq_custody& c) {
+  std::vector<std::string> out;
+  for (int k = 0; k < AQ_CV_NR; k++)
+    if (c.nr[k]) out.push_back(aq_custody_describe(c, k));
+  return out;
+}
+
 std::string describe_audit_failure(const aq_audit& au) {
   const int f = au.bad_fifo;
   const int pid = au.bad_pid;

@@ -18,6 +18,10 @@ namespace aq {
 // One line describing an audit status (empty for OK and TRUNCATED).
 std::string describe_audit_failure(const aq_audit& au);
 
+// The custody ledger's verdict (bpf/aqmap_custody.h): one "custody protocol
+// violated: ..." line per kind of violation the scheduler counted.
+std::vector<std::string> describe_custody_violations(const aq_custody& c);
+
 // A stale entry: the same (pid, enqueue sequence) on a FIFO while not in the
 // scheduler's custody in two consecutive audits at least min_gap apart.
 class StaleTracker {

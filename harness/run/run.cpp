@@ -299,6 +299,7 @@ class Attachment {
     } else {
       add_failure(r_, "scheduler recorded no exit information");
     }
+    judge_custody();
     r_.slab_free = sched_->slab_free_count();
     r_.slab_total = qa.max_tasks;  // after the count: mainline's is read by the program that counts
     if (r_.slab_free != r_.slab_total)
@@ -307,6 +308,18 @@ class Attachment {
   }
 
  private:
+  // The custody ledger, read after detach: ops.exit_task checks it too, and
+  // the kernel runs that for every task as the scheduler goes.  Mainline
+  // scx_qmap keeps none.
+  void judge_custody() {
+    if (sched_->ops_name() != "aqmap") return;
+    const aq_custody& c = arena().custody;
+    r_.counters["nr_custody_taken"] += c.nr_taken;
+    r_.counters["nr_custody_ended"] += c.nr_ended;
+    for (int k = 0; k < AQ_CV_NR; k++) r_.counters["nr_custody_violations"] += c.nr[k];
+    for (auto& why : describe_custody_violations(c)) add_failure(r_, why);
+  }
+
   static constexpr std::uint64_t kListed = 10;  // per kind of failure; then a count
   CaseResult& r_;
   std::unique_ptr<Scheduler> sched_;

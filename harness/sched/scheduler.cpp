@@ -18,6 +18,7 @@
 #include "scx_aqmap.skel.h"
 #include "scx_aqmap_lazy.skel.h"
 #include "scx_aqmap_lost.skel.h"
+#include "scx_aqmap_precustody.skel.h"
 #include "scx_aqmap_m01.skel.h"
 #include "scx_aqmap_m07.skel.h"
 #include "scx_aqmap_m18.skel.h"
@@ -131,6 +132,7 @@ const std::vector<Variant> kVariants{
     variant<scx_aqmap>("normal"),
     variant<scx_aqmap_lazy>("lazy-removal"),
     variant<scx_aqmap_lost>("lost-task"),
+    variant<scx_aqmap_precustody>("pre-custody-dequeue"),
     variant<scx_aqmap_m01>("mutant-unlink-no-prev"),
     variant<scx_aqmap_m07>("mutant-pop-no-counter"),
     variant<scx_aqmap_m18>("mutant-slab-free-drops"),

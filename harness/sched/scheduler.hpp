@@ -24,7 +24,8 @@ struct SchedOptions {
   std::string scheduler = "aqmap";
   std::uint32_t qmap_stall_user_nth = 0;  // qmap-upstream's -t knob: it drops every Nth user task
   // "normal"; "lazy-removal" (dequeue leaves stale entries); "lost-task"
-  // (the enqueue fallback drops the task); or a list
+  // (the enqueue fallback drops the task); "pre-custody-dequeue" (dequeue
+  // ignores the custody end 7.2 added: the custody ledger); or a list
   // mutant that corrupts ("mutant-unlink-no-prev"), miscounts
   // ("mutant-pop-no-counter") or leaks contexts ("mutant-slab-free-drops"):
   // builds that exist to prove the checks fail.  See scheduler_variants().

@@ -1,4 +1,5 @@
 // The stale-entry rule and the audit's failure messages, on synthetic audits.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -84,6 +85,28 @@ TEST(AuditMessages, EveryFailureStatusNamesFifoAndValues) {
   b.au->status = AQ_AUDIT_CONSERVATION;
   EXPECT_EQ(aq::describe_audit_failure(*b.au),
             "conservation mismatch: FIFO 3 entries in 10 != popped + removed + length 9");
+}
+
+TEST(AuditMessages, EveryCustodyViolationKindIsOneLineWithCountPidAndState) {
+  aq_custody c{};
+  c.nr_taken = c.nr_ended = 100;  // custodies alone are no violation
+  EXPECT_TRUE(aq::describe_custody_violations(c).empty());
+  for (int k = 0; k < AQ_CV_NR; k++) {
+    c.nr[k] = 1 + k;
+    c.last_pid[k] = 40 + k;
+    c.last_state[k] = AQ_CUSTODY_DISPATCHED;
+  }
+  auto lines = aq::describe_custody_violations(c);
+  ASSERT_EQ(lines.size(), std::size_t{AQ_CV_NR});
+  for (int k = 0; k < AQ_CV_NR; k++) {
+    EXPECT_EQ(lines[k].rfind("custody protocol violated: ", 0), 0u) << lines[k];
+    EXPECT_NE(lines[k].find(aq_custody_kinds[k].name), std::string::npos) << lines[k];
+    EXPECT_NE(lines[k].find(fmt::format("x{}, last pid {}", 1 + k, 40 + k)), std::string::npos) << lines[k];
+  }
+  EXPECT_EQ(lines[AQ_CV_RUN], "custody protocol violated: ops.running of a task in custody (run-in-custody) x5, "
+                              "last pid 44 (ledger: dispatched)");
+  c.last_state[AQ_CV_RUN] = 7;  // a torn or corrupt ledger is named, not indexed past the names
+  EXPECT_NE(aq::describe_custody_violations(c)[AQ_CV_RUN].find("(ledger: corrupt)"), std::string::npos);
 }
 
 }  // namespace

@@ -15,11 +15,23 @@ MUTANTS = {
     'dequeue_skips_sched_change': (
         "ops.dequeue leaves a task on its FIFO when a property changed",
         "\tif (deq_flags & SCX_DEQ_SCHED_CHANGE)\n\t\ttaskc->keep_ready = 1;\n",
-        "\tif (deq_flags & SCX_DEQ_SCHED_CHANGE)\n\t\treturn;\n"),
+        "\tif (deq_flags & SCX_DEQ_SCHED_CHANGE)\n\t\treturn true;\n"),
     'dequeue_skips_custody_end': (
         "ops.dequeue removes nothing when custody ends at a local DSQ (deq_flags 0)",
         "\tif (deq_flags & SCX_DEQ_SCHED_CHANGE)\n\t\ttaskc->keep_ready = 1;\n",
-        "\tif (!(deq_flags & SCX_DEQ_SCHED_CHANGE))\n\t\treturn;\n\ttaskc->keep_ready = 1;\n"),
+        "\tif (!(deq_flags & SCX_DEQ_SCHED_CHANGE))\n\t\treturn true;\n\ttaskc->keep_ready = 1;\n"),
+    'pre_custody_dequeue': (
+        "ops.dequeue ignores the custody end 7.2 added (deq_flags 0), ledger and all",
+        "static bool dequeue_ignores_custody_end(u64 deq_flags)\n{\n#ifdef AQMAP_PRE_CUSTODY_DEQUEUE\n"
+        "\treturn !(deq_flags & SCX_DEQ_SCHED_CHANGE);\n#else\n\treturn false;\n#endif\n}\n",
+        "static bool dequeue_ignores_custody_end(u64 deq_flags)\n{\n"
+        "\treturn !(deq_flags & SCX_DEQ_SCHED_CHANGE);\n}\n"),
+    'fallback_takes_no_custody': (
+        "the lock-failure fallback inserts into the shared DSQ and does not record the custody",
+        "\t\tenqueue_on_dsq(p, taskc, SHARED_DSQ, enq_flags);\n\t\treturn;\n\t}\n"
+        "\tcustody_take(taskc, AQ_CUSTODY_FIFO);\n",
+        "\t\tscx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);\n\t\tkick_task_cpu(p);\n\t\treturn;\n\t}\n"
+        "\tcustody_take(taskc, AQ_CUSTODY_FIFO);\n"),
     'dequeue_pops_head': (
         "ops.dequeue unlinks its FIFO's head instead of the task",
         "\tret = fifo_remove(taskc);\n",

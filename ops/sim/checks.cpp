@@ -14,7 +14,11 @@
 //       order: since the last quiescent point, entries joined the FIFOs
 //              only at the tail, and pops took heads (removals may take any);
 //       context: a context is in use for each task between init_task and
-//              exit_task, one each, and for nothing else.
+//              exit_task, one each, and for nothing else;
+//       ledger: the scheduler's custody ledger agrees with the kernel: a
+//              task is in custody by it exactly while SCX_TASK_IN_CUSTODY.
+//   - ledger (at every step): the scheduler counted no custody violation
+//     (bpf/aqmap_custody.h: the same counts the kernel tier reads).
 // The liveness bound is kernel.cpp's drain(); kernel WARN/BUG conditions
 // and scx_bpf_error() fail where they happen.
 #include "kernel.h"
@@ -96,6 +100,31 @@ void Kernel::check_not_linked(Task *p, const char *after)
 	int f = fifo_of_pid(p->ts.pid);
 	if (f >= 0)
 		fail(check::kCustody, fmt::format("{} is still on FIFO {} after {}", p->ts.comm, f, after));
+}
+
+void Kernel::check_ledger()
+{
+	for (int k = 0; k < AQ_CV_NR; k++)
+		if (qa.custody.nr[k])
+			fail(check::kLedger, aq_custody_describe(qa.custody, k));
+}
+
+void Kernel::check_ledger_agrees(const char *when)
+{
+	for (u32 i = 0; i < qa.max_tasks; i++) {
+		const struct task_ctx &c = qa.task_ctxs[i];
+		Task *p = c.in_use ? task_by_pid(c.pid) : nullptr;
+		if (!p)
+			continue;	// check_contexts' business
+		bool kernel_has = p->ts.scx.flags & SCX_TASK_IN_CUSTODY;
+		if ((c.custody != AQ_CUSTODY_NONE) != kernel_has)
+			fail(check::kLedger,
+			     fmt::format("at {}: the ledger has {} {} but the kernel has it {}in custody", when,
+					 p->ts.comm,
+					 c.custody < AQ_CUSTODY_NR_STATES ? aq_custody_state_names[c.custody]
+									 : "corrupt",
+					 kernel_has ? "" : "not "));
+	}
 }
 
 void Kernel::check_quiescent(const char *when)
@@ -187,6 +216,8 @@ void Kernel::check_quiescent(const char *when)
 			fail(check::kPlace, fmt::format("at {}: {} is not runnable but is queued somewhere",
 							when, t.ts.comm));
 	}
+	check_ledger();
+	check_ledger_agrees(when);
 }
 
 void Kernel::check_order(const char *when, const std::vector<std::vector<int>> &contents)

@@ -101,6 +101,7 @@ void Kernel::step(const char *what)
 {
 	if (aborting_)
 		throw Abort{};
+	check_ledger();
 	int c = fibers_.current();
 	if (c < 0)
 		return;

@@ -166,6 +166,8 @@ private:
 	// checks (checks.cpp)
 	void check_quiescent(const char *when);
 	void check_not_linked(Task *p, const char *after);
+	void check_ledger();
+	void check_ledger_agrees(const char *when);
 	void check_order(const char *when, const std::vector<std::vector<int>> &contents);
 	void check_contexts(const char *when);
 	int fifo_of_pid(int pid) const;
