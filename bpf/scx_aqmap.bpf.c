@@ -19,6 +19,16 @@
  * queued.  That variant exists only so that aqcheck can prove its stale-entry
  * audit fails on it.
  *
+ * Every task carries a custody ledger (aqmap_custody.h): what the scheduler
+ * believes of it, none, on a FIFO or dispatched.  The ops the kernel calls
+ * under the task's rq or pi lock check it against sched_ext 7.2's protocol
+ * (ops.dequeue ends exactly the custodies ops.enqueue took; a task that
+ * wakes, runs or exits is out of custody) and count each disagreement by
+ * kind, which aqcheck reports as "custody protocol violated".  Built with
+ * -DAQMAP_PRE_CUSTODY_DEQUEUE, ops.dequeue ignores the custody end that 7.2
+ * added, as a scheduler written for older kernels would: that variant exists
+ * only so that aqcheck can prove the ledger's check fails on it.
+ *
  * Lock failures never lose a task: enqueue falls back to the shared DSQ,
  * pop leaves the FIFO for the next round, remove retries and, if it still
  * cannot unlink, ejects the scheduler (a stale entry would otherwise stay).

@@ -46,6 +46,12 @@ MUTANT_REASON = {"mutant-unlink-no-prev": "corrupted list: FIFO ",
 LOST = Scenario("lost-task", "lost-task build: the enqueue fallback puts the task nowhere",
                 ("--workload", "cpu-baseline", "--variant", "lost-task", "--fail-lock-every", "7", *AUDIT),
                 expect_rc=FAIL)
+# The pre-custody build's ops.dequeue ignores the custody end 7.2 added (a
+# dispatched task reaching a local DSQ): the custody ledger must say so, by
+# kind, from the ops that meet the task still "in custody" afterwards.
+PRE_CUSTODY = Scenario("pre-custody-dequeue", "pre-custody-dequeue build under cpu-baseline",
+                       ("--workload", "cpu-baseline", "--variant", "pre-custody-dequeue", *AUDIT), expect_rc=FAIL)
+CUSTODY = "custody protocol violated: "
 # The starvation guard off (--starve-ms 60000): under affinity churn FIFO 0
 # gets 1 dispatch slot in 31 while its tasks are re-enqueued at its tail, so
 # its head starves. The wait audit's bound must see it: proof that the guard
@@ -97,6 +103,11 @@ def test_workload_passes_and_removes(workload):
     assert c["exit"]["kind_name"] == "unregistered from user space"
     assert c["waits"]["wait_audits"] > 0
     assert c["waits"]["stuck_tasks"] == 0
+    # The custody ledger: used, never violated, and every custody taken was
+    # ended by exactly one ops.dequeue by the time the scheduler was gone.
+    k = c["counters"]
+    assert k["nr_custody_taken"] > 0 and k["nr_custody_violations"] == 0, k
+    assert k["nr_custody_ended"] == k["nr_custody_taken"], k
     record_figures(MATRIX, r)
 
 
@@ -132,6 +143,20 @@ def test_lazy_removal_variant_is_caught(workload):
     assert r.rc == FAIL, r.explain()
     reasons = r.case(workload)["failures"]
     assert any(f.startswith("dequeue did not remove: pid ") for f in reasons), reasons
+    # The custody ledger sees the same bug at the dequeue itself.
+    assert any(f.startswith(CUSTODY) and "(dequeue-left-linked)" in f for f in reasons), reasons
+
+
+def test_a_missed_custody_end_is_caught_by_the_ledger():
+    r = run_scenario(PRE_CUSTODY)
+    assert r.rc == FAIL, r.explain()
+    reasons = r.case("cpu-baseline")["failures"]
+    kinds = {f[f.index("(") + 1:f.index(")")] for f in reasons if f.startswith(CUSTODY)}
+    # Every dispatched task runs, is enqueued again, and leaves at detach
+    # while the scheduler still believes it holds it; a sleeper also wakes.
+    assert kinds == {"run-in-custody", "enqueue-in-custody", "wake-in-custody", "exit-in-custody"}, reasons
+    assert all(f.startswith(CUSTODY) for f in reasons), reasons
+    assert "--variant pre-custody-dequeue" in r.report["reproduce"], r.report["reproduce"]
 
 
 @pytest.mark.parametrize("variant", sorted(MUTANTS))
@@ -149,6 +174,9 @@ def test_lost_task_is_named_before_the_kernel_watchdog():
     lost = [f for f in c["failures"] if f.startswith("lost task: pid ")]
     assert lost, c["failures"]
     assert all("nowhere: on no FIFO and no DSQ, ops_state QUEUED (in custody)" in f for f in lost), lost
+    # Each lost task leaves the kernel's custody at detach, which the
+    # scheduler's ledger never recorded taking.
+    assert any(f.startswith(CUSTODY) and "(dequeue-out-of-custody)" in f for f in c["failures"]), c["failures"]
     # aqcheck detached first: the kernel never had to eject the scheduler.
     assert c["exit"]["kind_name"] == "unregistered from user space", c["failures"]
     assert c["waits"]["stuck_tasks"] >= 1

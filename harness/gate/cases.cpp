@@ -51,6 +51,8 @@ const std::vector<NegativeControl>& negative_controls() {
        "a task context leaked by the arena slab (the slab check after detach)", false},
       {"lost-task", "lost-task", "cpu-baseline", {"--fail-lock-every", "7"}, "lost task: pid ",
        "a task the scheduler holds on no FIFO and no DSQ (the wait audit)", false},
+      {"pre-custody-dequeue", "pre-custody-dequeue", "cpu-baseline", {}, "custody protocol violated: ",
+       "a scheduler that misses the custody end 7.2's ops.dequeue reports (the custody ledger)", false},
       // Not a broken build: the starvation guard turned off.  FIFO 0 then
       // starves under affinity churn, which the wait audit's bound must see.
       {"starvation-guard-off", "normal", "affinity-churn", {"--starve-ms", "60000", "--duration", "40"},

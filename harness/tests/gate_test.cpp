@@ -54,7 +54,8 @@ TEST(GateCases, ReleaseHasWhatTheIssueAsksSmokeIsSmall) {
                          "host/ops-explore", "host/twin-fuzz", "host/bad-input",
                          "7.2/workload/yield", "7.3/faults/nice-churn", "7.2/cycles", "7.3/sigkill", "7.2/fuzz",
                          "7.3/negative/lazy-removal-affinity-churn", "7.2/negative/mutant-unlink-no-prev",
-                         "7.2/negative/lost-task", "7.3/negative/starvation-guard-off", "7.3/conformance",
+                         "7.2/negative/lost-task", "7.3/negative/pre-custody-dequeue",
+                         "7.3/negative/starvation-guard-off", "7.3/conformance",
                          "7.2/performance", "7.3/performance"})
     EXPECT_TRUE(ids.count(id)) << id;
   for (const auto& c : release)
