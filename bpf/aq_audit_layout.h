@@ -19,7 +19,7 @@ struct aq_audit_entry {
 	s32 fifo;
 	u64 enq_seq;
 	u64 ops_qseq;		/* kernel qseq of the enqueue that made the entry */
-	u32 in_custody;		/* task still QUEUED on the BPF side, on no DSQ */
+	u32 in_custody;		/* task still in custody by that enqueue (entry_in_custody()) */
 	u32 found;		/* the task was found (scx_aqmap: by pid; mainline: by tid) */
 	u64 tid;		/* mainline scx_qmap: p->scx.tid, which finds a self-reaped exiting
 				 * thread that no pid lookup does any more; unused by scx_aqmap */

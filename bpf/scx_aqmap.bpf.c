@@ -326,14 +326,24 @@ static u64 task_ops_qseq(struct task_struct *p)
  * Taking QUEUEING for "gone" made the lazy build drop the one entry of a task
  * the kernel then held QUEUED on nothing: a lost task, ejected by the
  * watchdog 30 s later (README, "The lazy build's lost task").
+ *
+ * True as well while it waits on a user DSQ still in custody
+ * (SCX_TASK_IN_CUSTODY) from that enqueue (p->scx.ops_qseq, 7.2's per-task
+ * qseq): a dispatch that popped the entry of an older custody can claim the
+ * newer one, whose entry then stays linked until the ops.dequeue that ends
+ * the custody removes it (ops/README.md, finding 1).
  */
 static bool entry_in_custody(struct task_struct *p, u64 ops_qseq)
 {
 	u64 state = (u64)p->scx.ops_state.counter;
 	u64 opss = state & SCX_OPSS_STATE_MASK;
+	struct scx_dispatch_q *dsq = p->scx.dsq;
 
-	return (opss == SCX_OPSS_QUEUED || opss == SCX_OPSS_QUEUEING) &&
-	       (state & ~SCX_OPSS_STATE_MASK) == ops_qseq && !p->scx.dsq;
+	if (!dsq)
+		return (opss == SCX_OPSS_QUEUED || opss == SCX_OPSS_QUEUEING) &&
+		       (state & ~SCX_OPSS_STATE_MASK) == ops_qseq;
+	return !(dsq->id & SCX_DSQ_FLAG_BUILTIN) && (p->scx.flags & SCX_TASK_IN_CUSTODY) &&
+	       ((u64)p->scx.ops_qseq << SCX_OPSS_QSEQ_SHIFT) == ops_qseq;
 }
 
 /*

@@ -47,6 +47,7 @@ struct sched_ext_entity {
 	struct list_head runnable_node;	/* linked (not self) while runnable */
 	unsigned long runnable_at;
 	atomic_long_t ops_state;
+	u32 ops_qseq;			/* the per-task qseq counter (do_enqueue_task()) */
 	u32 flags;			/* SCX_TASK_* */
 	u32 weight;
 };

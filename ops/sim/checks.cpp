@@ -165,7 +165,7 @@ void Kernel::check_quiescent(const char *when)
 				      u64(st & ~3l) == e.ops_qseq && !p->dsq;
 			bool on_user_dsq = p->dsq && p->dsq->q.id != SCX_DSQ_LOCAL &&
 					   (p->ts.scx.flags & SCX_TASK_IN_CUSTODY) &&
-					   p->ops_qseq << SCX_OPSS_QSEQ_SHIFT == e.ops_qseq;
+					   u64(p->ts.scx.ops_qseq) << SCX_OPSS_QSEQ_SHIFT == e.ops_qseq;
 			if (on_user_dsq && !queued) {
 				out_.newer_custody_entries++;
 				if (cfg_.probe_newer_custody)
@@ -178,7 +178,7 @@ void Kernel::check_quiescent(const char *when)
 				     fmt::format("at {}: FIFO {} holds {} (qseq {}) but it is {} #{}, {}{}{}",
 						 when, f, p->ts.comm, e.ops_qseq >> SCX_OPSS_QSEQ_SHIFT,
 						 opss == SCX_OPSS_QUEUED ? "QUEUED" : "not QUEUED",
-						 p->ops_qseq, p->dsq ? "on a DSQ" : "on no DSQ",
+						 p->ts.scx.ops_qseq, p->dsq ? "on a DSQ" : "on no DSQ",
 						 p->ts.scx.flags & SCX_TASK_IN_CUSTODY ? ", in custody" : "",
 						 running ? ", running" : ""));
 		}

@@ -326,8 +326,8 @@ void Kernel::do_enqueue_task(Cpu &rq, Task *p, u64 enq_flags, int sticky_cpu)
 		direct_dispatch(p, enq_flags);
 		return;
 	}
-	p->ops_qseq = ((p->ops_qseq + 1) & (~0ul >> SCX_OPSS_QSEQ_SHIFT)) ?: 1;
-	long qseq = long(p->ops_qseq << SCX_OPSS_QSEQ_SHIFT);
+	p->ts.scx.ops_qseq = u32(((u64(p->ts.scx.ops_qseq) + 1) & (~0ul >> SCX_OPSS_QSEQ_SHIFT)) ?: 1);
+	long qseq = long(u64(p->ts.scx.ops_qseq) << SCX_OPSS_QSEQ_SHIFT);
 	if (ops_state(p) != SCX_OPSS_NONE)
 		kernel_bug(fmt::format("{} enqueued in ops_state {}", p->ts.comm, opss_name(ops_state(p))));
 	set_ops_state(p, SCX_OPSS_QUEUEING | qseq, "ops_state = QUEUEING");

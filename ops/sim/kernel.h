@@ -48,7 +48,6 @@ struct Task {
 	int id = 0;
 	TState st = TState::Unborn;
 	struct cpumask mask = {};
-	u64 ops_qseq = 0;		// p->scx.ops_qseq
 	int holding_cpu = -1;		// p->scx.holding_cpu
 	int sticky_cpu = -1;		// p->scx.sticky_cpu
 	u64 ddsp_dsq_id = SCX_DSQ_INVALID;
