@@ -19,14 +19,16 @@ mkdir -p "$logs"
 # The strategies: name and explorer arguments.  dfs: the small configuration
 # bounded-exhaustively with one injected lock failure; pct and random: 300
 # generated scripts, 100 schedules each; burst: dfs again, each injected
-# failure repeated 16 times (the documented ejection's threshold).
+# failure repeated 16 times (the documented ejection's threshold); finding1:
+# finding 1's script at preemption bound 3 (scripts/finding1.txt).
 declare -A args=(
 	[dfs]="--script-file $srcdir/scripts/small.txt --faults 1"
 	[pct]="--scripts 300 --strategy pct --schedules 100 --seed 1 --faults 1"
 	[random]="--scripts 300 --strategy random --schedules 100 --seed 1 --faults 1"
 	[burst]="--script-file $srcdir/scripts/small.txt --faults 1 --fault-burst 16"
+	[finding1]="--script-file $srcdir/scripts/finding1.txt --bound 3 --faults 1"
 )
-strategies=(dfs pct random burst)
+strategies=(dfs pct random burst finding1)
 # Checks no scheduler bug can trip: the model's own assertions (a WARN or
 # BUG of ext.c that the kernel's protocol rules out whatever the callbacks do).
 # And "probe", which is no check: the state aqops --probe-newer-custody seeks.
@@ -41,8 +43,9 @@ run_one() {
 export -f run_one
 export bindir logs
 export args_dfs="${args[dfs]}" args_pct="${args[pct]}" args_random="${args[random]}" args_burst="${args[burst]}"
+export args_finding1="${args[finding1]}"
 for m in "$@"; do for s in "${strategies[@]}"; do echo "$m $s"; done; done |
-	xargs -P "$jobs" -L 1 bash -c 'declare -A args=([dfs]="$args_dfs" [pct]="$args_pct" [random]="$args_random" [burst]="$args_burst"); run_one "$1" "$2"' _
+	xargs -P "$jobs" -L 1 bash -c 'declare -A args=([dfs]="$args_dfs" [pct]="$args_pct" [random]="$args_random" [burst]="$args_burst" [finding1]="$args_finding1"); run_one "$1" "$2"' _
 
 mapfile -t all_checks < <(sed -n 's/.*inline constexpr const char \*k[A-Za-z]* = "\([a-z-]*\)".*/\1/p' "$srcdir/sim/sim.h")
 declare -A tripped

@@ -32,6 +32,11 @@ MUTANTS = {
         "\tcustody_take(taskc, AQ_CUSTODY_FIFO);\n",
         "\t\tscx_bpf_dsq_insert(p, SHARED_DSQ, slice_ns, enq_flags);\n\t\tkick_task_cpu(p);\n\t\treturn;\n\t}\n"
         "\tcustody_take(taskc, AQ_CUSTODY_FIFO);\n"),
+    'audit_custody_needs_no_dsq': (
+        "the audit's custody predicate calls every entry of a task on a DSQ stale (before finding 1)",
+        "\treturn !(dsq->id & SCX_DSQ_FLAG_BUILTIN) && (p->scx.flags & SCX_TASK_IN_CUSTODY) &&\n"
+        "\t       ((u64)p->scx.ops_qseq << SCX_OPSS_QSEQ_SHIFT) == ops_qseq;\n",
+        "\treturn false;\n"),
     'dequeue_pops_head': (
         "ops.dequeue unlinks its FIFO's head instead of the task",
         "\tret = fifo_remove(taskc);\n",

@@ -9,6 +9,10 @@
 //       stale: a FIFO entry's task is in the scheduler's custody from that
 //              entry's enqueue (qseq): QUEUED on no DSQ, or on a user DSQ
 //              with SCX_TASK_IN_CUSTODY; and has not exited;
+//       audit: the kernel tier's audit program (aqmap_audit), run here as
+//              aqcheck runs it, judges each entry's custody as the model
+//              does: the stale-entry rule it feeds must never call an entry
+//              in custody stale (README.md, finding 1);
 //       place: every runnable task is in exactly one place: running, on one
 //              DSQ, or QUEUED in the scheduler's custody on one FIFO;
 //       order: since the last quiescent point, entries joined the FIFOs
@@ -102,6 +106,34 @@ void Kernel::check_not_linked(Task *p, const char *after)
 		fail(check::kCustody, fmt::format("{} is still on FIFO {} after {}", p->ts.comm, f, after));
 }
 
+// The audit program on the quiescent arena.  No CPU holds a list lock here,
+// and no fault is injected into its acquisitions (faults_on_ is the script's).
+const struct aq_audit &Kernel::run_audit()
+{
+	aqmap_audit(nullptr);
+	return qa.audit;
+}
+
+// The audit's verdict on FIFO @f's entry @e against the model's (@in_custody).
+void Kernel::check_audit_verdict(const char *when, const struct aq_audit &au, const struct task_ctx &e, size_t f,
+				 bool in_custody)
+{
+	if (au.status != AQ_AUDIT_OK)
+		return;		// the list check says why
+	for (u32 j = 0; j < au.nr_entries; j++) {
+		const struct aq_audit_entry &a = au.entries[j];
+		if (a.pid != e.pid || a.enq_seq != e.enq_seq)
+			continue;
+		if (bool(a.in_custody) != in_custody)
+			fail(check::kAudit, fmt::format("at {}: the audit judges pid {}'s entry on FIFO {} {}in "
+							"custody, but it is {}",
+							when, e.pid, f, a.in_custody ? "" : "not ",
+							in_custody ? "in custody" : "stale"));
+		return;
+	}
+	fail(check::kAudit, fmt::format("at {}: the audit did not see pid {}'s entry on FIFO {}", when, e.pid, f));
+}
+
 void Kernel::check_ledger()
 {
 	for (int k = 0; k < AQ_CV_NR; k++)
@@ -138,6 +170,7 @@ void Kernel::check_quiescent(const char *when)
 	auto contents = aq::fifo_contents(s);
 	check_order(when, contents);
 	check_contexts(when);
+	const struct aq_audit &au = run_audit();
 	std::vector<int> on_fifo(tasks_.size(), 0);
 	for (size_t f = 0; f < contents.size(); f++) {
 		for (int h : contents[f]) {
@@ -173,6 +206,7 @@ void Kernel::check_quiescent(const char *when)
 									"entry of its custody is on FIFO {}",
 									when, p->ts.comm, f));
 			}
+			check_audit_verdict(when, au, e, f, queued || on_user_dsq);
 			if ((!queued && !on_user_dsq) || running)
 				fail(check::kStale,
 				     fmt::format("at {}: FIFO {} holds {} (qseq {}) but it is {} #{}, {}{}{}",

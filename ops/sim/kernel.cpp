@@ -1096,6 +1096,7 @@ void Kernel::run()
 	// Set-up, one CPU at a time: the scheduler's init, every born task's
 	// init_task, and the wakeup of every task that starts queued.
 	std::memset(&qa, 0, offsetof(struct qmap_arena, waits));
+	std::memset(&qa.custody, 0, sizeof(qa.custody));
 	if (aqmap_init())
 		throw std::runtime_error("ops sim: aqmap_init failed");
 	for (auto &t : tasks_) {

@@ -31,6 +31,7 @@ void aqmap_tick(struct task_struct *p);
 s32 aqmap_init_task(struct task_struct *p, struct scx_init_task_args *args);
 void aqmap_exit_task(struct task_struct *p, struct scx_exit_task_args *args);
 s32 aqmap_init(void);
+int aqmap_audit(void *ctx);	// the kernel tier's audit program (SEC("syscall"))
 }
 
 namespace aqops {
@@ -166,6 +167,9 @@ private:
 	void check_quiescent(const char *when);
 	void check_not_linked(Task *p, const char *after);
 	void check_ledger();
+	const struct aq_audit &run_audit();
+	void check_audit_verdict(const char *when, const struct aq_audit &au, const struct task_ctx &e, size_t f,
+				 bool in_custody);
 	void check_ledger_agrees(const char *when);
 	void check_order(const char *when, const std::vector<std::vector<int>> &contents);
 	void check_contexts(const char *when);

@@ -60,6 +60,7 @@ inline constexpr const char *kKernel = "kernel";	// a kernel WARN/BUG the ops wo
 inline constexpr const char *kScxError = "scx-error";	// scx_bpf_error() without injected faults' license
 inline constexpr const char *kPlace = "place";		// runnable task in != 1 place
 inline constexpr const char *kStale = "stale";		// FIFO entry whose task is not in custody by it
+inline constexpr const char *kAudit = "audit";		// the kernel tier's audit judges custody otherwise
 inline constexpr const char *kCustody = "custody";	// ops.dequeue/running left the task linked
 inline constexpr const char *kLedger = "ledger";	// the scheduler's custody ledger (bpf/aqmap_custody.h)
 inline constexpr const char *kLiveness = "liveness";	// runnable task did not run within the bound
