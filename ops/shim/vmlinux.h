@@ -95,7 +95,7 @@ struct scx_dump_ctx {
 
 /* The simulator keeps who holds it; single-threaded, so plain fields. */
 struct bpf_res_spin_lock {
-	int holder;	/* simulated CPU + 1, 0 when free */
+	int holder;	/* simulated CPU + 1, -1 the audit (kernel.cpp), 0 when free */
 	int nr;		/* lock number, for traces (0: not yet seen) */
 };
 

@@ -183,11 +183,22 @@ void Kernel::scx_error(const std::string &msg)
 	fail(check::kScxError, "scx_bpf_error: " + msg);
 }
 
+// The holder id of the audit program, which runs outside every CPU's fiber
+// (run_audit()): it cannot spin, so a held lock times out at once, as the
+// kernel's rqspinlock would after its timeout.
+constexpr int kAuditHolder = -1;
+
 int Kernel::res_lock(struct bpf_res_spin_lock *l)
 {
 	int c = this_cpu().id;
 	if (!l->nr)
 		l->nr = ++nr_res_locks_;
+	if (fibers_.current() < 0) {
+		if (l->holder)
+			return -ETIMEDOUT;
+		l->holder = kAuditHolder;
+		return 0;
+	}
 	step("bpf_res_spin_lock");
 	if (faults_on_ && burst_left_ && burst_lock_ == l) {
 		burst_left_--;
@@ -211,6 +222,10 @@ int Kernel::res_lock(struct bpf_res_spin_lock *l)
 
 void Kernel::res_unlock(struct bpf_res_spin_lock *l)
 {
+	if (fibers_.current() < 0 && l->holder == kAuditHolder) {
+		l->holder = 0;
+		return;
+	}
 	if (l->holder != this_cpu().id + 1)
 		kernel_bug("bpf_res_spin_unlock of a lock this CPU does not hold");
 	l->holder = 0;
