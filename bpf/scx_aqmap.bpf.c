@@ -267,10 +267,10 @@ static void custody_violation(enum aq_custody_violation kind, struct task_struct
 	qa.custody.last_state[kind] = state;
 }
 
-/* ops.select_cpu, ops.enqueue, ops.running, ops.exit_task: @p is out of custody. */
-static void custody_expect_none(struct task_struct *p, enum aq_custody_violation kind)
+/* ops.select_cpu, ops.enqueue, ops.running, ops.exit_task: @p (@taskc) is out of custody. */
+static void custody_expect_none(struct task_struct *p, struct task_ctx __arena *taskc,
+				enum aq_custody_violation kind)
 {
-	struct task_ctx __arena *taskc = peek_task_ctx(p);
 	u32 state;
 
 	if (!taskc)
@@ -395,7 +395,7 @@ s32 BPF_STRUCT_OPS(aqmap_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	bool is_idle = false;
 	s32 cpu;
 
-	custody_expect_none(p, AQ_CV_WAKE);
+	custody_expect_none(p, peek_task_ctx(p), AQ_CV_WAKE);
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
 		if (wake_preempt_ns)
@@ -635,14 +635,13 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	u64 seq;
 
 	enqueue_delay();
-	custody_expect_none(p, AQ_CV_ENQUEUE);
+	if (!(taskc = lookup_task_ctx(p)))
+		return;
+	custody_expect_none(p, taskc, AQ_CV_ENQUEUE);
 	if (error_after_enqueues && qa.stats.nr_enqueued + 1 >= error_after_enqueues) {
 		scx_bpf_error("aqmap test knob: error after %llu enqueues", error_after_enqueues);
 		return;
 	}
-
-	if (!(taskc = lookup_task_ctx(p)))
-		return;
 
 	if (enq_flags & SCX_ENQ_REENQ) {
 		stat_inc(nr_reenqueued);
@@ -711,16 +710,14 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	kick_task_cpu(p);
 }
 
-/* Wakeup preemption: when @p got its CPU, to give it a turn before it is preempted. */
+/* The custody ledger; and for wakeup preemption, when @p got its CPU, to give it a turn. */
 void BPF_STRUCT_OPS(aqmap_running, struct task_struct *p)
 {
 	struct task_ctx_stor_val *v;
 
-	custody_expect_none(p, AQ_CV_RUN);
-	if (!wake_preempt_ns)
-		return;
 	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
-	if (v)
+	custody_expect_none(p, v ? v->taskc : NULL, AQ_CV_RUN);
+	if (wake_preempt_ns && v)
 		v->run_at = bpf_ktime_get_ns();
 }
 
@@ -956,12 +953,12 @@ void BPF_STRUCT_OPS(aqmap_exit_task, struct task_struct *p, struct scx_exit_task
 	struct task_ctx __arena *taskc;
 
 	stat_inc(nr_exit_task);
-	custody_expect_none(p, AQ_CV_EXIT);
 	v = bpf_task_storage_get(&task_ctx_stor, p, NULL, 0);
 	if (!v || !v->taskc)
 		return;
 	taskc = v->taskc;
 	v->taskc = NULL;
+	custody_expect_none(p, taskc, AQ_CV_EXIT);
 
 	if (READ_ONCE(taskc->fifo)) {
 #ifdef AQMAP_LAZY_REMOVAL
