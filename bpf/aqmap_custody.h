@@ -85,14 +85,18 @@ static const struct aq_custody_kind aq_custody_kinds[AQ_CV_NR] = {
 #undef AQ_CUSTODY_KIND
 };
 
+/* A ledger state's name; a torn or corrupt one is named, not indexed past the names. */
+inline const char *aq_custody_state_name(u32 st)
+{
+	return st < AQ_CUSTODY_NR_STATES ? aq_custody_state_names[st] : "corrupt";
+}
+
 /* The failure line of kind @k, which aqcheck and the simulator both print. */
 inline std::string aq_custody_describe(const struct aq_custody &c, int k)
 {
-	const u32 st = c.last_state[k];
 	return std::string("custody protocol violated: ") + aq_custody_kinds[k].what + " (" +
 	       aq_custody_kinds[k].name + ") x" + std::to_string(c.nr[k]) + ", last pid " +
-	       std::to_string(c.last_pid[k]) + " (ledger: " +
-	       (st < AQ_CUSTODY_NR_STATES ? aq_custody_state_names[st] : "corrupt") + ")";
+	       std::to_string(c.last_pid[k]) + " (ledger: " + aq_custody_state_name(c.last_state[k]) + ")";
 }
 #endif
 

@@ -31,6 +31,7 @@ inline constexpr FailureClassRule kFailureClasses[] = {
     {"audit failed", "", "list-corruption"},
     {"audit could not take", "", "list-corruption"},
     {"dequeue did not remove", "", "stale-entry"},
+    {"custody protocol violated", "", "custody-protocol"},
     {"scheduler ejected: runnable task stall", "", "kernel-watchdog-stall"},
     {"scheduler ejected", "", "ejected"},
     {"sched_ext state changed", "", "ejected"},

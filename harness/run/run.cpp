@@ -149,6 +149,7 @@ class Attachment {
       : r_(r), sched_(Scheduler::load(cfg.sched)) {
     sched_->attach();
     r_.attach_uptime_s = uptime_s();
+    attached_at_ = Clock::now();
     if (!wait_enabled()) {
       // Unloaded again before it was enabled, at its own loader's request:
       // a CPU came or went meanwhile.  restart_attachment() tries again.
@@ -302,9 +303,13 @@ class Attachment {
     judge_custody();
     r_.slab_free = sched_->slab_free_count();
     r_.slab_total = qa.max_tasks;  // after the count: mainline's is read by the program that counts
+    // A context is lost when the slab lock times out QMAP_LOCK_RETRIES times
+    // (ejecting the scheduler), as behind a lock holder the host froze: the
+    // loss carries no time of its own, so it is marked with every host stall
+    // of the attachment (a 13.5 s freeze did it under fault injection).
     if (r_.slab_free != r_.slab_total)
-      add_failure(r_, fmt::format("slab not whole after detach: {} of {} contexts free", r_.slab_free,
-                                  r_.slab_total));
+      add_failure(r_, fmt::format("slab not whole after detach: {} of {} contexts free{}", r_.slab_free,
+                                  r_.slab_total, host.during(attached_at_, Clock::now())));
   }
 
  private:
@@ -322,6 +327,7 @@ class Attachment {
 
   static constexpr std::uint64_t kListed = 10;  // per kind of failure; then a count
   CaseResult& r_;
+  Clock::time_point attached_at_;
   std::unique_ptr<Scheduler> sched_;
   StaleTracker stale_;
   std::uint64_t audits_ = 0;

@@ -235,6 +235,9 @@ TEST(FuzzBudget, VmTimeoutCoversBudgetAndShrinking) {
 TEST(FuzzClassify, Table) {
   const std::pair<const char*, const char*> cases[] = {
       {"dequeue did not remove: pid 12 (enqueue #3) on FIFO 2", "stale-entry"},
+      {"custody protocol violated: ops.running of a task in custody (run-in-custody) x5, last pid 44 (ledger: "
+       "dispatched)",
+       "custody-protocol"},
       {"corrupted list: FIFO 1 ends disagree", "list-corruption"},
       {"conservation mismatch: FIFO 0 entries in 5 != popped + removed + length 4", "list-corruption"},
       {"scheduler ejected: runnable task stall (watchdog) (kind 1026): x", "kernel-watchdog-stall"},
@@ -252,6 +255,9 @@ TEST(FuzzClassify, Table) {
   };
   for (const auto& [reason, klass] : cases) EXPECT_EQ(aq::classify_reason(reason), klass) << reason;
   EXPECT_EQ(aq::primary_class({"no coverage: x", "kernel log: y", "corrupted list: z"}), "list-corruption");
+  // The lazy build: the stale entry, and the ledger's view of the same bug.
+  EXPECT_EQ(aq::classes_of({"custody protocol violated: y", "dequeue did not remove: x"}),
+            (std::vector<std::string>{"stale-entry", "custody-protocol"}));
   EXPECT_EQ(aq::classes_of({"no coverage: x", "kernel log: y", "no coverage: w"}),
             (std::vector<std::string>{"kernel-log", "coverage"}));
   EXPECT_EQ(aq::primary_class({}), "");
