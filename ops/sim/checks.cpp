@@ -106,8 +106,9 @@ void Kernel::check_not_linked(Task *p, const char *after)
 		fail(check::kCustody, fmt::format("{} is still on FIFO {} after {}", p->ts.comm, f, after));
 }
 
-// The audit program on the quiescent arena.  No CPU holds a list lock here,
-// and no fault is injected into its acquisitions (faults_on_ is the script's).
+// The audit program on the quiescent arena, as aqcheck runs it.  No fault is
+// injected into its acquisitions (faults_on_ is the script's), and a lock a
+// CPU still holds (a mutant's) times out at once (res_lock).
 const struct aq_audit &Kernel::run_audit()
 {
 	aqmap_audit(nullptr);
@@ -152,10 +153,7 @@ void Kernel::check_ledger_agrees(const char *when)
 		if ((c.custody != AQ_CUSTODY_NONE) != kernel_has)
 			fail(check::kLedger,
 			     fmt::format("at {}: the ledger has {} {} but the kernel has it {}in custody", when,
-					 p->ts.comm,
-					 c.custody < AQ_CUSTODY_NR_STATES ? aq_custody_state_names[c.custody]
-									 : "corrupt",
-					 kernel_has ? "" : "not "));
+					 p->ts.comm, aq_custody_state_name(c.custody), kernel_has ? "" : "not "));
 	}
 }
 
