@@ -255,9 +255,11 @@ TEST(FuzzClassify, Table) {
   };
   for (const auto& [reason, klass] : cases) EXPECT_EQ(aq::classify_reason(reason), klass) << reason;
   EXPECT_EQ(aq::primary_class({"no coverage: x", "kernel log: y", "corrupted list: z"}), "list-corruption");
-  // The lazy build: the stale entry, and the ledger's view of the same bug.
+  // The lazy and lost-task builds: the symptom first, then the ledger's view of the same bug.
   EXPECT_EQ(aq::classes_of({"custody protocol violated: y", "dequeue did not remove: x"}),
             (std::vector<std::string>{"stale-entry", "custody-protocol"}));
+  EXPECT_EQ(aq::primary_class({"custody protocol violated: y", "lost task: pid 3"}), "stuck-task");
+  EXPECT_EQ(aq::primary_class({"custody protocol violated: y"}), "custody-protocol");
   EXPECT_EQ(aq::classes_of({"no coverage: x", "kernel log: y", "no coverage: w"}),
             (std::vector<std::string>{"kernel-log", "coverage"}));
   EXPECT_EQ(aq::primary_class({}), "");
