@@ -63,7 +63,7 @@ STARVE = Scenario("starvation-guard-off", "affinity-churn with the starvation gu
 # 1 ms under affinity churn.  When it took the FIFO lock with interrupts on, an
 # interrupt on the auditing CPU spun on the other CPU's rq lock while that
 # CPU's ops.dequeue spun on the FIFO lock: the whole guest stood still ~30 s,
-# then dequeue failed "16 times (-110)" (README "The audit's interrupt-time
+# then dequeue failed "16 times (-110)" (docs/kernel-tier.md "The audit's interrupt-time
 # deadlock"; 2 of 3 such runs before the fix, in 20 s runs about 1 in 3).
 LONG_AUDITS = Scenario("long-audits", "1 ms audits of a FIFO hundreds long under affinity churn",
                        ("--workload", "affinity-churn", "--starve-ms", "60000", "--stuck-after-ms", "25000",

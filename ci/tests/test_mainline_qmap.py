@@ -5,7 +5,7 @@ Mainline's findings are reported, not gating: the plain run accepts PASS or
 FAIL but needs a verdict with its audit figures.  What must work is the
 fetch, the build and the load, and that the checks can fail on mainline:
 its own -t knob drops tasks (the lost-task check), and -H with renicing
-drifts its high-priority count (README, "mainline scx_qmap", finding 2).
+drifts its high-priority count (docs/mainline-qmap.md "Findings", finding 2).
 """
 import dataclasses
 import subprocess

@@ -79,7 +79,7 @@ void add_kernel_cases(std::vector<Case>& out, Profile profile, const std::string
                      "workload " + w + " with every 7th list-lock acquisition failed: nothing lost",
                      run(k, {"--workload", w, "--fail-lock-every", "7"}), {}, "", 900});
   }
-  // Mainline's scx_qmap under the same checks (README, "mainline scx_qmap").
+  // Mainline's scx_qmap under the same checks (docs/mainline-qmap.md "mainline scx_qmap").
   for (const auto& w : workloads) {
     if (!release && w != "cpu-baseline") continue;
     Case c{k + "/mainline/" + w, "mainline", k,
