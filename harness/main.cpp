@@ -142,6 +142,8 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_option("--churn-interval-ms", cfg.churn_interval_ms,
                  "one renice/affinity change per interval, for workloads with a `churn:` key (default 2)")
       ->check(CLI::Range(1, 10000));
+  run.add_flag("--stop-on-fail", cfg.stop_on_fail,
+               "end each case at its first failure reason, detaching first (a negative control needs one reason)");
   add_host_stall_retries_option(run, cfg);
   add_host_command_option(run, cfg);
 }
