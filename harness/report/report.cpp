@@ -86,6 +86,7 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
         {"host", {{"stalls", c.host_stalls}, {"longest_stall_s", c.host_stall_max_s}}},
         {"host_stall_retries", retries_json(c)},
         {"slab", {{"free", c.slab_free}, {"total", c.slab_total}}},
+        {"series", series_json(c.series)},
         {"failures", c.failures},
         {"notes", c.notes},
     });
