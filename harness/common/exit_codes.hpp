@@ -15,7 +15,7 @@ inline constexpr int load_failed = 8;     // scheduler failed to load or attach
 inline constexpr int vm_failed = 9;       // guest ended without a verdict / qemu failed
 inline constexpr int internal = 10;       // anything else
 inline constexpr int bad_spec = 11;       // unreadable, malformed or out-of-range fuzz spec
-inline constexpr int bad_report = 12;     // unreadable or malformed gate report (report merge/compare)
+inline constexpr int bad_report = 12;     // unreadable or malformed report (report merge/compare/html)
 inline constexpr int bad_thresholds = 13; // unreadable or malformed performance thresholds file
 inline constexpr int missing_tool = 14;   // a program the check needs is not installed (run ci/setup.sh)
 }  // namespace aq::exit_code

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/text.hpp"
+#include "report/html.hpp"
 #include "sched/qmap_upstream.hpp"
 #include "sched/scheduler.hpp"
 
@@ -207,9 +208,13 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 }
 
 void write_reports(const RunConfig& cfg, const RunResult& res, const std::string& repro) {
-  if (!cfg.json.empty()) write_file_atomic(cfg.json, to_json(cfg, res, repro).dump(2) + "\n");
+  const auto j = to_json(cfg, res, repro);
+  if (!cfg.json.empty()) write_file_atomic(cfg.json, j.dump(2) + "\n");
   if (!cfg.junit.empty()) write_file_atomic(cfg.junit, to_junit(res, repro));
-  if (!cfg.markdown.empty()) write_file_atomic(cfg.markdown, to_markdown(res, repro));
+  if (!cfg.markdown.empty()) {
+    write_file_atomic(cfg.markdown, to_markdown(res, repro));
+    write_file_atomic(html_path_beside(cfg.markdown), report_html(j));  // its charts (report/html.hpp)
+  }
 }
 
 void print_verdict(const RunResult& res, const RunConfig& cfg, const std::string& repro) {
