@@ -23,6 +23,9 @@ cmake --build --preset tsan
 echo "== ctest: unit + properties + ops (tsan)"
 ctest --preset tsan -L 'unit|properties|ops' --output-junit "$PWD/$out/ctest-tsan.xml"
 
+echo "== browser: Debian's chromium for the HTML reports' test"
+bash ci/browser-setup.sh
+
 echo "== pytest: VM smoke, bad input, kernel tier"
 export AQCHECK="$PWD/build/default/harness/aqcheck"
 export AQ_TEST_OUT="$PWD/$out/pytest"
