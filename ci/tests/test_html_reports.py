@@ -105,6 +105,8 @@ def page_problems(binary, page, expected_ids):
             problems.append(f"{chart}: not counted as drawn")
     if sorted(drawn) != sorted(expected_ids):
         problems.append(f"charts drawn {sorted(drawn)}, expected {sorted(expected_ids)}")
+    if state.body.get("data-all-charts-drawn") != "1":
+        problems.append("the page says not every chart drew (data-all-charts-drawn)")
     if state.body.get("data-charts-drawn") != str(len(expected_ids)):
         problems.append(f"data-charts-drawn={state.body.get('data-charts-drawn')}, expected {len(expected_ids)}")
     return problems

@@ -8,7 +8,8 @@
 // The page says what it did, for people and for the browser test
 // (ci/tests/test_html_reports.py), in data-* attributes: the body's
 // data-charts-expected (written by html.cpp), and set here: the body's
-// data-charts-drawn, data-chart-ids (space-separated), data-render-done="1";
+// data-charts-drawn, data-chart-ids (space-separated), data-all-charts-drawn
+// ("1" when every spec drew), data-render-done="1";
 // each canvas's data-points (data points placed) and data-inked-pixels; the
 // html element's data-script-errors (a JSON list, kept by the error catcher
 // that html.cpp puts first in the page's head).
@@ -141,6 +142,7 @@
     }
   });
   document.body.dataset.chartsDrawn = String(drawn.length);
+  document.body.dataset.allChartsDrawn = drawn.length === specs.length ? '1' : '0';
   document.body.dataset.chartIds = drawn.join(' ');
   document.body.dataset.renderDone = '1';
 })();
