@@ -59,7 +59,8 @@
     options.plugins.legend.display = spec.series.length > 1;  // the title names a lone series
     options.scales = {
       x: { type: 'linear', title: axisTitle(spec.x_title), min: 0 },
-      y: { type: 'linear', beginAtZero: true, title: axisTitle(spec.y_title) },
+      // Counts (tasks, counters) get whole-number ticks only.
+      y: { type: 'linear', beginAtZero: true, title: axisTitle(spec.y_title), ticks: { precision: spec.counts ? 0 : undefined } },
     };
     return { type: 'line', data: { datasets: datasets }, options: options };
   }

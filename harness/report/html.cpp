@@ -91,12 +91,20 @@ struct LineSeries {
   json values;
 };
 
+// How a line chart draws: counts get whole-number ticks; a stepped line holds
+// each value until the next point (a total that grows at known moments).
+struct LineStyle {
+  bool counts = false;
+  bool stepped = false;
+};
+
 json line_chart(const std::string& id, const std::string& title, const std::string& x_title,
-                const std::string& y_title, const json& x, const std::vector<LineSeries>& series, bool stepped) {
+                const std::string& y_title, const json& x, const std::vector<LineSeries>& series, LineStyle style) {
   json s = json::array();
   for (const auto& l : series) s.push_back({{"label", l.label}, {"values", l.values}});
-  return {{"id", id}, {"type", "line"}, {"title", title}, {"x_title", x_title}, {"y_title", y_title},
-          {"x", x},   {"series", s},    {"stepped", stepped}};
+  return {{"id", id},           {"type", "line"}, {"title", title},           {"x_title", x_title},
+          {"y_title", y_title}, {"x", x},         {"series", s},             {"stepped", style.stepped},
+          {"counts", style.counts}};
 }
 
 // --- run (aqcheck-report/1) ----------------------------------------------------
@@ -118,9 +126,9 @@ std::string case_charts(Page& page, const json& c, std::size_t i) {
       {"longest FIFO-head wait", number_column(s, "fifo_head_wait_max_ms", t.size(), where)},
       {"longest task wait", number_column(s, "task_wait_max_ms", t.size(), where)}};
   const std::string fifo_id = fmt::format("case-{}-fifo", i), waits_id = fmt::format("case-{}-waits", i);
-  page.charts.push_back(line_chart(fifo_id, "FIFO lengths", "seconds since attach", "tasks queued", t, lens, false));
   page.charts.push_back(
-      line_chart(waits_id, "Longest waits so far", "seconds since attach", "ms", t, waits, false));
+      line_chart(fifo_id, "FIFO lengths", "seconds since attach", "tasks queued", t, lens, {.counts = true}));
+  page.charts.push_back(line_chart(waits_id, "Longest waits so far", "seconds since attach", "ms", t, waits, {}));
   const auto audits = s.value("audits", t.size());
   const auto per_point = s.value("audits_per_point", std::size_t{1});
   return "<div class=\"charts\">\n" + chart_box(fifo_id) + chart_box(waits_id) + "</div>\n" +
@@ -342,7 +350,7 @@ std::string coverage_charts(Page& page, const json& summary) {
   for (std::size_t i = 0; i < labels.size(); i++) {
     const auto id = fmt::format("coverage-{}", i);
     page.charts.push_back(line_chart(id, labels[i], "minutes into the session", "counted so far", over_time.minutes,
-                                     {{labels[i], over_time.so_far.at(labels[i])}}, true));
+                                     {{labels[i], over_time.so_far.at(labels[i])}}, {.counts = true, .stepped = true}));
     h += chart_box(id);
   }
   return h + "</div>\n";

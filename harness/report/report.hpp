@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -24,6 +25,10 @@ std::string reproduction_command(const RunConfig& cfg, const std::string& kernel
 nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::string& repro);
 std::string to_junit(const RunResult& res, const std::string& repro);
 std::string to_markdown(const RunResult& res, const std::string& repro);
+
+// JSON text (indented 2) with each array of numbers on one line: a case's
+// series holds thousands of numbers, one per line of the file otherwise.
+std::string compact_number_arrays(std::string_view indented_json);
 
 // Writes every report the config asks for (--markdown F.md: F.html too); throws std::runtime_error.
 void write_reports(const RunConfig& cfg, const RunResult& res, const std::string& repro);
