@@ -201,7 +201,7 @@ def test_run_report_charts_draw(chromium):
         s = c["series"]
         assert 0 < len(s["t_s"]) <= 500 and all(len(col) == len(s["t_s"]) for col in s["fifo_len"]), c["name"]
     page = render(report_path, SHOTS / "run.html")
-    assert_page_draws(chromium, page, expected, "run", height=600 + 380 * len(report["cases"]))
+    assert_page_draws(chromium, page, expected, "run", height=700 + 440 * len(report["cases"]))
     if page_from_run:
         assert page_problems(chromium, page_from_run, expected) == []
 
