@@ -96,6 +96,31 @@ install_workflow_parser() {
     "$pkg@$workflow_parser_version" >/dev/null
 }
 
+# --- the charting library of the HTML reports (harness/report/html.hpp) -----
+# Chart.js's UMD build from the npm registry, pinned, in the same private npm
+# prefix; the build embeds dist/chart.umd.min.js into aqcheck (CMake reads the
+# pin from the next line and fails without the file).  Any node's npm does:
+# bookworm's own npm is installed only where the machine has no npm at all.
+chartjs_version=4.6.2
+install_chartjs() {
+  local prefix=$AQ_CACHE/npm have
+  have=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' \
+    "$prefix/node_modules/chart.js/package.json" 2>/dev/null || true)
+  if [ "$have" = "$chartjs_version" ]; then
+    log "chart.js present: $have"
+    return
+  fi
+  if ! command -v npm >/dev/null && [ $install -eq 1 ]; then
+    log "installing npm (bookworm) to fetch chart.js"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm --no-install-recommends npm >/dev/null
+  fi
+  command -v npm >/dev/null || die 14 "chart.js NOT installed: no npm (run ci/setup.sh without --no-install)"
+  log "installing chart.js@$chartjs_version into $prefix"
+  mkdir -p "$prefix"
+  npm install --prefix "$prefix" --save-exact --no-audit --no-fund --no-update-notifier --loglevel=error \
+    "chart.js@$chartjs_version" >/dev/null
+}
+
 # --- private apt state for kernel packages (shared with ci/selftests.sh) ----
 # shellcheck source=ci/private-apt.sh
 . "$here/private-apt.sh"
@@ -170,6 +195,7 @@ if [ $install -eq 1 ]; then
   timed "host packages" install_host_packages
   timed "workflow parser" install_workflow_parser
 fi
+timed "Chart.js" install_chartjs
 for s in "${series[@]}"; do
   timed "kernel $s" fetch_kernel "$s"
   # The kernel source: mainline scx_qmap, its lists' twin, and the kernel's libbpf are built from it.

@@ -4,6 +4,7 @@
 //   aqcheck fuzz --budget 30m [--seed N] [--out DIR] | --replay SPEC
 //   aqcheck bench [--rounds N] [--duration S] [--thresholds F] [--baseline-report OLD.json] [--json F]
 //   aqcheck batch --plan PLAN.json [--out DIR]      (several runs in one boot)
+//   aqcheck report merge|compare|html ...
 //   aqcheck vm [--kernel 7.2|7.3|PATH] [--cpus N] [--mem M] [--timeout S] -- run|fuzz|bench|batch|selftests ...
 #include <CLI/CLI.hpp>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "conformance/selftests.hpp"
 #include "fuzz/fuzz.hpp"
 #include "gate/gate.hpp"
+#include "report/html.hpp"
 #include "run/run.hpp"
 #include "sched/qmap_upstream.hpp"
 #include "sched/scheduler.hpp"
@@ -384,7 +386,7 @@ static int run_main(int argc, char** argv) {
       ->group("")
       ->check(CLI::IsMember(aq::scheduler_variants()));
 
-  auto* report = app.add_subcommand("report", "gate reports: merge shards, compare two gates");
+  auto* report = app.add_subcommand("report", "reports: merge gate shards, compare two gates, make an HTML page");
   report->require_subcommand(1);
   std::vector<std::string> merge_inputs;
   std::string merge_out = "out/gate/merged";
@@ -394,6 +396,10 @@ static int run_main(int argc, char** argv) {
   std::vector<std::string> compare_inputs;
   auto* compare = report->add_subcommand("compare", "per case, what changed from one gate report to another");
   compare->add_option("reports", compare_inputs, "BEFORE.json AFTER.json")->required()->expected(2)->check(CLI::ExistingFile);
+  std::string html_input, html_out;
+  auto* html = report->add_subcommand("html", "the HTML page with charts of a run, gate or fuzz summary JSON report");
+  html->add_option("report", html_input, "REPORT.json (aqcheck-report/1, aqcheck-gate/1 or aqcheck-fuzz/1)")->required();
+  html->add_option("--out", html_out, "write the page here (default: REPORT.html beside the report)");
 
   int exit_request = 0;
   auto* guest_exit = app.add_subcommand("guest-exit", "(inside the VM) power off with an exit code");
@@ -418,6 +424,7 @@ static int run_main(int argc, char** argv) {
   }
   if (*merge) return aq::gate::report_merge(merge_inputs, merge_out);
   if (*compare) return aq::gate::report_compare(compare_inputs[0], compare_inputs[1]);
+  if (*html) return aq::report_html_command(html_input, html_out);
   if (*guest_watchdog) return aq::guest_watchdog(watchdog_uptime);
 
   if (*vm) {

@@ -52,6 +52,12 @@ std::string xml_escape(std::string_view s) {
   return out;
 }
 
+std::string html_path_beside(std::string_view report_path) {
+  for (const std::string_view ext : {".md", ".json"})
+    if (report_path.ends_with(ext)) return std::string(report_path.substr(0, report_path.size() - ext.size())) + ".html";
+  return std::string(report_path) + ".html";
+}
+
 std::string kernel_series(std::string_view release) {
   const auto dot = release.find('.');
   if (dot == std::string_view::npos) return std::string(release);

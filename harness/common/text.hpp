@@ -21,6 +21,10 @@ std::string shell_join(const std::vector<std::string>& argv);
 // and control characters but tab and newline as spaces.
 std::string xml_escape(std::string_view s);
 
+// Where a report's HTML page goes (report/html.hpp): "F.md" or "F.json" ->
+// "F.html"; any other name gets ".html" added.
+std::string html_path_beside(std::string_view report_path);
+
 // "7.2.13+deb14-cloud-amd64" -> "7.2": what `aqcheck vm --kernel` takes.
 std::string kernel_series(std::string_view release);
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "fuzz/shrink.hpp"
 #include "fuzz/spec.hpp"
 #include "common/kmsg.hpp"
+#include "report/html.hpp"
 #include "report/report.hpp"
 #include "sched/scheduler.hpp"
 #include "workload/workload.hpp"
@@ -111,6 +113,8 @@ struct ScenarioRecord {
   std::vector<HostStallRetry> host_stall_retries;  // attempts run again because the host stalled
   Coverage coverage;
   std::string spec_file, report_file;  // host paths
+  double elapsed_s = 0;        // into the session, when it ended
+  Coverage coverage_so_far;    // the session's, this scenario included: the HTML's coverage over time
 };
 
 struct FailureRecord {
@@ -266,10 +270,18 @@ class Session {
     const auto r = run_spec(spec, kernel_text);
     write_report(spec, r, report_path, spec_path);
 
-    ScenarioRecord rec{spec,         r.passed() ? "PASS" : "FAIL",  r.wall_s,
-                       r.failures,   r.host_stall_retries,          coverage_of(r),
-                       host_path(spec_path).string(), host_path(report_path).string()};
-    for (const auto& [k, v] : rec.coverage) session_coverage_[k] += v;
+    const Coverage coverage = coverage_of(r);
+    for (const auto& [k, v] : coverage) session_coverage_[k] += v;
+    ScenarioRecord rec{spec,
+                       r.passed() ? "PASS" : "FAIL",
+                       r.wall_s,
+                       r.failures,
+                       r.host_stall_retries,
+                       coverage,
+                       host_path(spec_path).string(),
+                       host_path(report_path).string(),
+                       std::chrono::duration<double>(Clock::now() - start_).count(),
+                       session_coverage_};
     for (const auto& line : kFuzzCoverage)
       scenarios_reaching_[std::string(line.label)] += rec.coverage[std::string(line.label)] > 0;
     for (const auto& [k, v] : r.counters) session_counters_[k] += v;
@@ -396,7 +408,8 @@ class Session {
       scenarios.push_back({{"name", s.spec.name}, {"seed", s.spec.seed}, {"verdict", s.verdict},
                            {"duration_s", s.spec.duration_s}, {"wall_s", s.wall_s}, {"spec", s.spec_file},
                            {"report", s.report_file}, {"failures", s.failures}, {"host_stall_retries", earlier},
-                           {"coverage", s.coverage}});
+                           {"coverage", s.coverage}, {"elapsed_s", std::round(s.elapsed_s * 10) / 10},
+                           {"coverage_so_far", s.coverage_so_far}});
     }
     json failures = json::array();
     for (const auto& f : failures_) {
@@ -489,8 +502,9 @@ class Session {
       write_file_atomic((out_ / "summary.json").string(), j.dump(2) + "\n");
       const auto md = summary_markdown(j);
       write_file_atomic((out_ / "summary.md").string(), md);
-      fmt::print("\n{}\naqcheck: fuzz: summary {} and {}\n", md, host_path(out_ / "summary.json").string(),
-                 host_path(out_ / "summary.md").string());
+      write_file_atomic((out_ / "summary.html").string(), report_html(j));
+      fmt::print("\n{}\naqcheck: fuzz: summary {}, {} and {}\n", md, host_path(out_ / "summary.json").string(),
+                 host_path(out_ / "summary.md").string(), host_path(out_ / "summary.html").string());
     } catch (const std::exception& e) {
       fmt::print(stderr, "aqcheck: error: writing the fuzz summary: {}\n", e.what());
     }

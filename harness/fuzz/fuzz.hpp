@@ -7,7 +7,7 @@
 //   aqcheck fuzz --replay SPEC [--out DIR]
 //
 // Output directory:
-//   summary.json (schema "aqcheck-fuzz/1"), summary.md
+//   summary.json (schema "aqcheck-fuzz/1"), summary.md, summary.html (report/html.hpp)
 //   scenarios/<name>.spec.json, scenarios/<name>.report.json
 //   failures/<name>/{spec.json,report.json,kernel.log,shrink.log,minimal.spec.json,minimal.job,reproduce.sh}
 #pragma once

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "common/text.hpp"
+#include "report/html.hpp"
 #include "report/report.hpp"
 
 namespace aq::gate {
@@ -365,6 +366,7 @@ void write_reports(const Report& r, const std::string& dir) {
   std::filesystem::create_directories(dir);
   write_file_atomic(dir + "/gate.json", to_json(r).dump(2) + "\n");
   write_file_atomic(dir + "/gate.md", to_markdown(r));
+  write_file_atomic(dir + "/gate.html", report_html(to_json(r)));
   write_file_atomic(dir + "/gate.junit.xml", to_junit(r));
 }
 

@@ -57,7 +57,7 @@ Comparison compare(const Report& before, const Report& after);
 
 // Reads a gate.json; throws std::runtime_error with the path and the problem.
 Report read_report(const std::string& path);
-// Writes gate.json, gate.md and gate.junit.xml into dir, atomically each.
+// Writes gate.json, gate.md, gate.html (report/html.hpp) and gate.junit.xml into dir, atomically each.
 void write_reports(const Report& r, const std::string& dir);
 
 }  // namespace aq::gate

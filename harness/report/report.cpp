@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/text.hpp"
+#include "report/html.hpp"
 #include "sched/qmap_upstream.hpp"
 #include "sched/scheduler.hpp"
 
@@ -86,6 +87,7 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
         {"host", {{"stalls", c.host_stalls}, {"longest_stall_s", c.host_stall_max_s}}},
         {"host_stall_retries", retries_json(c)},
         {"slab", {{"free", c.slab_free}, {"total", c.slab_total}}},
+        {"series", series_json(c.series)},
         {"failures", c.failures},
         {"notes", c.notes},
     });
@@ -190,6 +192,47 @@ std::string to_markdown(const RunResult& res, const std::string& repro) {
   return m + "\n";
 }
 
+namespace {
+
+// The inside of a number array, "\n  1,\n  2\n" -> "1, 2".
+std::string one_line(std::string_view inside) {
+  std::string out;
+  for (const char c : inside) {
+    if (c == ' ' || c == '\n') continue;
+    out += c;
+    if (c == ',') out += ' ';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string compact_number_arrays(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); i++) {
+    const char c = text[i];
+    if (in_string) {  // a '[' in a string is text
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    in_string = c == '"';
+    if (c == '[') {
+      const auto close = text.find_first_not_of("0123456789.-+eE, \n", i + 1);
+      if (close != std::string_view::npos && text[close] == ']' && close > i + 1) {
+        out += "[" + one_line(text.substr(i + 1, close - i - 1)) + "]";
+        i = close;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "w");
@@ -206,9 +249,13 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 }
 
 void write_reports(const RunConfig& cfg, const RunResult& res, const std::string& repro) {
-  if (!cfg.json.empty()) write_file_atomic(cfg.json, to_json(cfg, res, repro).dump(2) + "\n");
+  const auto j = to_json(cfg, res, repro);
+  if (!cfg.json.empty()) write_file_atomic(cfg.json, compact_number_arrays(j.dump(2)) + "\n");
   if (!cfg.junit.empty()) write_file_atomic(cfg.junit, to_junit(res, repro));
-  if (!cfg.markdown.empty()) write_file_atomic(cfg.markdown, to_markdown(res, repro));
+  if (!cfg.markdown.empty()) {
+    write_file_atomic(cfg.markdown, to_markdown(res, repro));
+    write_file_atomic(html_path_beside(cfg.markdown), report_html(j));  // its charts (report/html.hpp)
+  }
 }
 
 void print_verdict(const RunResult& res, const RunConfig& cfg, const std::string& repro) {

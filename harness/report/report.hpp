@@ -1,8 +1,10 @@
 // Reports of a run: JSON (schema in docs/reports.md "Run reports"), JUnit XML and a markdown
-// summary, each written atomically; and the verdict printed on stdout.
+// summary with an HTML page of charts beside it (report/html.hpp), each written
+// atomically; and the verdict printed on stdout.
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -24,7 +26,11 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
 std::string to_junit(const RunResult& res, const std::string& repro);
 std::string to_markdown(const RunResult& res, const std::string& repro);
 
-// Writes every report the config asks for; throws std::runtime_error.
+// JSON text (indented 2) with each array of numbers on one line: a case's
+// series holds thousands of numbers, one per line of the file otherwise.
+std::string compact_number_arrays(std::string_view indented_json);
+
+// Writes every report the config asks for (--markdown F.md: F.html too); throws std::runtime_error.
 void write_reports(const RunConfig& cfg, const RunResult& res, const std::string& repro);
 // Writes path through a temporary file and rename(): never half a report.
 void write_file_atomic(const std::string& path, const std::string& content);

@@ -36,6 +36,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+static_assert(kSeriesFifos == QMAP_NR_FIFOS, "the report's series has one length per FIFO");
 
 std::atomic<int> g_signal{0};
 void on_signal(int sig) { g_signal = sig; }
@@ -150,6 +151,7 @@ class Attachment {
     sched_->attach();
     r_.attach_uptime_s = uptime_s();
     attached_at_ = Clock::now();
+    if (r_.first_attach == Clock::time_point{}) r_.first_attach = attached_at_;
     if (!wait_enabled()) {
       // Unloaded again before it was enabled, at its own loader's request:
       // a CPU came or went meanwhile.  restart_attachment() tries again.
@@ -196,6 +198,7 @@ class Attachment {
       r_.fifo_len_max[i] = std::max(r_.fifo_len_max[i], qa.fifos[i].len);
       r_.fifo_head_wait_max_ms[i] = std::max(r_.fifo_head_wait_max_ms[i], au.head_wait_ns[i] / 1e6);
     }
+    record_series_point(now);
     if (auto why = describe_audit_failure(au); !why.empty() && ++audit_failures_ <= kListed) add_failure(r_, why);
     for (auto& why : stale_.observe(au, now)) {
       if (stale_.stale_entries() <= kListed) add_failure(r_, why);
@@ -228,6 +231,19 @@ class Attachment {
   std::uint64_t stale_entries() const { return stale_.stale_entries(); }
 
  private:
+  // What this audit saw, for the report's charts: each FIFO's length now, and
+  // the longest FIFO-head and task waits so far (audit() and audit_waits()
+  // keep those maxima in r_).
+  void record_series_point(Clock::time_point now) {
+    SeriesPoint p;
+    p.t_s = std::chrono::duration<double>(now - r_.first_attach).count();
+    for (std::size_t i = 0; i < kSeriesFifos; i++)
+      p.fifo_len[i] = __atomic_load_n(&arena().fifos[i].len, __ATOMIC_RELAXED);
+    for (const double w : r_.fifo_head_wait_max_ms) p.fifo_head_wait_max_ms = std::max(p.fifo_head_wait_max_ms, w);
+    p.task_wait_max_ms = static_cast<double>(r_.max_task_wait_ms);
+    r_.series.add(p);
+  }
+
   // A task can wait past the bound on a FIFO and be dispatched between two
   // wait scans: after a host stall, the FIFOs drain before the scan runs.
   // The scheduler measures every FIFO wait at dispatch; past the bound, that

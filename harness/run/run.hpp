@@ -2,12 +2,14 @@
 // runs, detach, and decide the verdict.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "run/series.hpp"
 #include "sched/scheduler.hpp"
 #include "workload/workload.hpp"
 
@@ -95,6 +97,8 @@ struct CaseResult {
   std::vector<std::string> notes;  // what the checks could not do as written (e.g. a coverage floor re-stated)
   std::string skipped;  // why it could not run here ("" = it ran)
   std::vector<HostStallRetry> host_stall_retries;  // earlier attempts, oldest first
+  CaseSeries series;  // one point per structural audit, downsampled (series.hpp)
+  std::chrono::steady_clock::time_point first_attach{};  // the series' time origin (later attaches keep it)
   bool passed() const { return failures.empty() && skipped.empty(); }
 };
 

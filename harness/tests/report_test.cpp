@@ -70,6 +70,18 @@ TEST(Report, SkippedAloneIsNotAPassButDoesNotFail) {
   EXPECT_TRUE(res.passed());
 }
 
+TEST(Report, JsonKeepsEachNumberArrayOnOneLine) {
+  const nlohmann::json j = {{"t_s", {0.5, 1, -2e-05}},
+                            {"fifo_len", {{1, 2}, {3}}},
+                            {"names", {"a [1, 2]", "b\\\"[3]"}},
+                            {"none", nlohmann::json::array()}};
+  const auto text = aq::compact_number_arrays(j.dump(2));
+  EXPECT_NE(text.find("\"t_s\": [0.5, 1, -2e-05]"), std::string::npos) << text;
+  EXPECT_NE(text.find("[1, 2],\n    [3]"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"none\": []"), std::string::npos) << text;
+  EXPECT_EQ(nlohmann::json::parse(text), j);
+}
+
 TEST(Report, JunitCountsFailuresAndSkips) {
   auto x = aq::to_junit(sample(), "repro <cmd>");
   EXPECT_NE(x.find("tests=\"3\" failures=\"1\" skipped=\"1\""), std::string::npos) << x;

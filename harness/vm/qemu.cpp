@@ -345,6 +345,9 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
     if (const auto it = data.files.find(name); it != data.files.end()) {
       write_file(r.host_path, note_lost_boots(r.option, it->second, lost_boots));
       fmt::print(stderr, "aqcheck: vm: wrote {} {}\n", r.option, r.host_path);
+      // `run --markdown F.md` writes its HTML page F.html beside it (report/html.hpp).
+      if (const auto page = data.files.find(html_path_beside(name)); r.option == "--markdown" && page != data.files.end())
+        write_file(html_path_beside(r.host_path), page->second);
     } else if (data.exit_code) {
       fmt::print(stderr, "aqcheck: warning: the guest wrote no {} report ({})\n", r.option, r.guest_path);
     }
