@@ -361,7 +361,8 @@ std::string coverage_table(const json& coverage) {
   for (const auto& label : coverage_labels(coverage)) {
     const json& c = coverage[label];
     std::vector<std::string> names;
-    for (const auto& [name, _] : c.value("counters", json::object()).items()) names.push_back(name);
+    const json counters = c.value("counters", json::object());  // items() of a temporary would dangle
+    for (const auto& [name, _] : counters.items()) names.push_back(name);
     h += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
                      html_escape(label), html_escape(fmt::format("{}", fmt::join(names, " + "))),
                      c.value("total", std::uint64_t{0}), c.value("scenarios", 0));
