@@ -45,8 +45,8 @@
  * re-enqueue of a task that has already waited past starve_ms does not join
  * a tail behind younger tasks but goes to the shared DSQ, which every
  * dispatch consumes first.  A task thus waits at most about starve_ms plus
- * the time it takes to dispatch the overdue tasks ahead of it (README,
- * "Starvation bound").
+ * the time it takes to dispatch the overdue tasks ahead of it
+ * (docs/kernel-tier.md "Starvation bound").
  *
  * Wakeup preemption (wake_preempt_ns, 2 ms by default, off when 0): a task
  * that wakes up after running less than wake_preempt_ns since it last
@@ -325,7 +325,7 @@ static u64 task_ops_qseq(struct task_struct *p)
  * returned yet: another CPU may pop it in that window), and it sits on no DSQ.
  * Taking QUEUEING for "gone" made the lazy build drop the one entry of a task
  * the kernel then held QUEUED on nothing: a lost task, ejected by the
- * watchdog 30 s later (README, "The lazy build's lost task").
+ * watchdog 30 s later (docs/kernel-tier.md "The lazy build's lost task").
  *
  * True as well while it waits on a user DSQ still in custody
  * (SCX_TASK_IN_CUSTODY) from that enqueue (p->scx.ops_qseq, 7.2's per-task

@@ -180,10 +180,24 @@ fetch_kernel() {
   echo "$dir"
 }
 
+# timed WHAT COMMAND...: each step says how long it took, so a slow fetch
+# shows in the log (README "How long it takes").
+timed() {
+  local what=$1 t
+  shift
+  t=$(date +%s)
+  "$@"
+  log "$what: $(( $(date +%s) - t )) s"
+}
+
 [ "$(id -u)" -eq 0 ] || { echo "setup: must run as root (apt-get)" >&2; exit 4; }
-if [ $install -eq 1 ]; then install_host_packages; install_workflow_parser; fi
-install_chartjs
+if [ $install -eq 1 ]; then
+  timed "host packages" install_host_packages
+  timed "workflow parser" install_workflow_parser
+fi
+timed "chart.js" install_chartjs
 for s in "${series[@]}"; do
-  fetch_kernel "$s"
-  fetch_kernel_source "$s" "$(sed -n 's/.*(\(.*\)).*/\1/p' "$AQ_CACHE/kernels/$s/version")"
+  timed "kernel $s" fetch_kernel "$s"
+  # The kernel source: mainline scx_qmap, its lists' twin, and the kernel's libbpf are built from it.
+  timed "kernel source $s" fetch_kernel_source "$s" "$(sed -n 's/.*(\(.*\)).*/\1/p' "$AQ_CACHE/kernels/$s/version")"
 done

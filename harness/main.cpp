@@ -3,8 +3,9 @@
 //   aqcheck run [--duration S] [--stress ARGS | --workload NAME|all] [--json F] ...
 //   aqcheck fuzz --budget 30m [--seed N] [--out DIR] | --replay SPEC
 //   aqcheck bench [--rounds N] [--duration S] [--thresholds F] [--baseline-report OLD.json] [--json F]
+//   aqcheck batch --plan PLAN.json [--out DIR]      (several runs in one boot)
 //   aqcheck report merge|compare|html ...
-//   aqcheck vm [--kernel 7.2|7.3|PATH] [--cpus N] [--mem M] [--timeout S] -- run|fuzz|bench|selftests ...
+//   aqcheck vm [--kernel 7.2|7.3|PATH] [--cpus N] [--mem M] [--timeout S] -- run|fuzz|bench|batch|selftests ...
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "batch/batch.hpp"
 #include "bench/bench.hpp"
 #include "common/exit_codes.hpp"
 #include "common/proc_files.hpp"
@@ -142,6 +144,8 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_option("--churn-interval-ms", cfg.churn_interval_ms,
                  "one renice/affinity change per interval, for workloads with a `churn:` key (default 2)")
       ->check(CLI::Range(1, 10000));
+  run.add_flag("--stop-on-fail", cfg.stop_on_fail,
+               "end each case at its first failure reason, detaching first (a negative control needs one reason)");
   add_host_stall_retries_option(run, cfg);
   add_host_command_option(run, cfg);
 }
@@ -250,6 +254,62 @@ int prepare_vm_fuzz(std::vector<std::string>& guest_args, aq::VmOptions& vm_opts
   return aq::exit_code::pass;
 }
 
+// Checks `aqcheck vm -- run ...` arguments on the host, so a bad workload is
+// rejected before a VM is booted for nothing, and tells the VM what the run
+// needs: the workloads directory, and the kernel line of a scheduler made to
+// fail on purpose.  Prints the one error line; returns an exit code.
+int prepare_vm_run(const std::vector<std::string>& guest_args, aq::VmOptions& vm_opts) {
+  aq::RunConfig guest_cfg;
+  if (!parse_guest_args(guest_args, add_run_options, guest_cfg)) return aq::exit_code::usage;
+  try {
+    if (!guest_cfg.workload.empty()) {
+      const auto dir = guest_cfg.workloads_dir.empty() ? aq::default_workloads_dir() : guest_cfg.workloads_dir;
+      auto ws = guest_cfg.workload.find('/') != std::string::npos
+                    ? std::vector<aq::Workload>{aq::load_workload(guest_cfg.workload)}
+                    : aq::find_workload(guest_cfg.workload, dir);
+      for (auto& w : ws) aq::validate_with_stress_ng(w, guest_cfg.stress_ng);
+    }
+  } catch (const aq::WorkloadError& e) {
+    fmt::print(stderr, "aqcheck: error: bad workload: {}\n", e.what());
+    return aq::exit_code::bad_workload;
+  }
+  // The guest looks workload NAMEs up at the same absolute path as here.
+  vm_opts.guest_files.push_back(guest_cfg.workloads_dir.empty() ? aq::default_workloads_dir()
+                                                                : guest_cfg.workloads_dir);
+  if (guest_cfg.sched.error_after_enqueues) vm_opts.console_allow.push_back("\"aqmap\" disabled (scx_bpf_error)");
+  return aq::exit_code::pass;
+}
+
+void add_batch_options(CLI::App& app, aq::BatchOptions& o) {
+  app.add_option("--plan", o.plan, "the runs, as JSON (schema aqcheck-batch-plan/1; harness/batch/batch.hpp)")
+      ->required();
+  app.add_option("--out", o.out_dir, "directory for batch.json and each run's <name>.json (default out/batch)");
+  app.add_option("--host-out", o.host_out, "(set by `aqcheck vm`) --out as the host sees it")->group("");
+  app.add_option("--host-exe", o.host_exe, "(set by `aqcheck vm`)")->group("");
+  app.add_option("--host-command", o.host_command, "(set by `aqcheck vm`)")->group("");
+}
+
+// Checks `aqcheck vm -- batch ...` on the host: the plan, then every run in
+// it as prepare_vm_run checks one.  Prints the one error line; returns an
+// exit code.
+int prepare_vm_batch(const std::vector<std::string>& guest_args, aq::VmOptions& vm_opts) {
+  aq::BatchOptions bo;
+  if (!parse_guest_args(guest_args, add_batch_options, bo)) return aq::exit_code::usage;
+  std::vector<aq::BatchRun> runs;
+  try {
+    runs = aq::load_batch_plan(bo.plan);
+  } catch (const aq::BatchPlanError& e) {
+    fmt::print(stderr, "aqcheck: error: bad batch plan: {}\n", e.what());
+    return aq::exit_code::bad_plan;
+  }
+  for (const auto& r : runs) {
+    std::vector<std::string> args{"run"};
+    args.insert(args.end(), r.run.begin(), r.run.end());
+    if (const int code = prepare_vm_run(args, vm_opts); code != aq::exit_code::pass) return code;
+  }
+  return aq::exit_code::pass;
+}
+
 }  // namespace
 
 static int run_main(int argc, char** argv) {
@@ -293,6 +353,11 @@ static int run_main(int argc, char** argv) {
                  "qemu accelerator: tcg (multi-threaded, default), tcg-single (for attach/detach cycles), kvm")
       ->check(CLI::IsMember({"tcg", "tcg-single", "kvm"}));
   vm->add_option("--cache", vm_opts.cache_dir, "aqcheck cache (kernels) made by ci/setup.sh");
+
+  aq::BatchOptions batch_opts;
+  auto* batch = app.add_subcommand(
+      "batch", "several `aqcheck run` commands one after another, from a plan: one VM boot for many runs (root, sched_ext)");
+  add_batch_options(*batch, batch_opts);
 
   aq::SelftestOptions selftest_opts;
   auto* selftests = app.add_subcommand(
@@ -365,8 +430,10 @@ static int run_main(int argc, char** argv) {
   if (*vm) {
     if (guest_args.empty()) guest_args = {"run"};
     if (guest_args.front() != "run" && guest_args.front() != "fuzz" && guest_args.front() != "selftests" &&
-        guest_args.front() != "bench") {
-      fmt::print(stderr, "aqcheck: error: after `--` comes `run ...`, `fuzz ...`, `bench ...` or `selftests ...` (got '{}')\n",
+        guest_args.front() != "bench" && guest_args.front() != "batch") {
+      fmt::print(stderr,
+                 "aqcheck: error: after `--` comes `run ...`, `fuzz ...`, `bench ...`, `batch ...` or `selftests ...` "
+                 "(got '{}')\n",
                  guest_args.front());
       return aq::exit_code::usage;
     }
@@ -394,30 +461,16 @@ static int run_main(int argc, char** argv) {
         return code;
       return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
     }
-    // Reject a bad workload here, before a VM is booted for nothing.
-    aq::RunConfig guest_cfg;
-    if (!parse_guest_args(guest_args, add_run_options, guest_cfg)) return aq::exit_code::usage;
-    try {
-      if (!guest_cfg.workload.empty()) {
-        const auto dir = guest_cfg.workloads_dir.empty() ? aq::default_workloads_dir() : guest_cfg.workloads_dir;
-        auto ws = guest_cfg.workload.find('/') != std::string::npos
-                      ? std::vector<aq::Workload>{aq::load_workload(guest_cfg.workload)}
-                      : aq::find_workload(guest_cfg.workload, dir);
-        for (auto& w : ws) aq::validate_with_stress_ng(w, guest_cfg.stress_ng);
-      }
-    } catch (const aq::WorkloadError& e) {
-      fmt::print(stderr, "aqcheck: error: bad workload: {}\n", e.what());
-      return aq::exit_code::bad_workload;
+    if (vm_opts.subcommand == "batch") {
+      if (const int code = prepare_vm_batch(guest_args, vm_opts); code != aq::exit_code::pass) return code;
+      return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
     }
-    // The guest looks workload NAMEs up at the same absolute path as here.
-    vm_opts.guest_files.push_back(guest_cfg.workloads_dir.empty() ? aq::default_workloads_dir()
-                                                                  : guest_cfg.workloads_dir);
-    // A run that makes the scheduler fail on purpose expects its kernel line.
-    if (guest_cfg.sched.error_after_enqueues) vm_opts.console_allow.push_back("\"aqmap\" disabled (scx_bpf_error)");
+    if (const int code = prepare_vm_run(guest_args, vm_opts); code != aq::exit_code::pass) return code;
     return aq::run_vm(vm_opts, std::vector<std::string>(guest_args.begin() + 1, guest_args.end()));
   }
 
   if (*selftests) return aq::selftests_command(selftest_opts);
+  if (*batch) return aq::batch_command(batch_opts);
   if (*bench) {
     bench_opts.command_line =
         "bench " + join_args(without_host_command(std::vector<std::string>(argv + 2, argv + own_argc)));

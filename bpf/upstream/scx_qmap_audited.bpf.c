@@ -26,7 +26,7 @@
  * The locks are taken with interrupts off: a syscall program runs with them
  * on, and an interrupt that spins on another CPU's rq lock while that CPU's
  * ops.dequeue spins on the FIFO lock held here is a deadlock rqspinlock
- * cannot see (README, "The audit's interrupt-time deadlock").
+ * cannot see (docs/kernel-tier.md "The audit's interrupt-time deadlock").
  */
 #include "scx_qmap.bpf.c"
 

@@ -24,7 +24,7 @@ OUT = pathlib.Path(os.environ.get("AQ_TEST_OUT", ROOT / "out/pytest"))
 
 # Exit codes of aqcheck (harness/common/exit_codes.hpp).
 PASS, FAIL, USAGE, NOT_ROOT, NO_SCHED_EXT, NO_KERNEL, VM_TIMEOUT, BAD_WORKLOAD, LOAD_FAILED, VM_FAILED = range(10)
-INTERNAL, BAD_SPEC = 10, 11
+INTERNAL, BAD_SPEC, BAD_PLAN = 10, 11, 15
 
 
 def workload_names():
@@ -108,6 +108,30 @@ def vm():
                            timeout=timeout_s + 60, name=name)
 
     return go
+
+
+def run_batch(name, runs, timeout_s, vm_args=()):
+    """Boots one VM for several independent runs (`aqcheck vm -- batch`):
+    runs maps a run's name to its `aqcheck run` arguments.  Returns a Result
+    per run: its own exit code and report, the boot's output and console.
+    Each run's report reruns that run alone, as printed."""
+    out_dir = OUT / name
+    shutil.rmtree(out_dir, ignore_errors=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    plan = OUT / f"{name}.plan.json"
+    plan.write_text(json.dumps({"schema": "aqcheck-batch-plan/1",
+                                "runs": [{"name": n, "run": list(a)} for n, a in runs.items()]}, indent=2))
+    boot = run_aqcheck(["vm", "--timeout", str(timeout_s), *vm_args, "--", "batch", "--plan", str(plan),
+                        "--out", str(out_dir)], timeout=timeout_s + 60, name=name, add_json=False)
+    summary = out_dir / "batch.json"
+    exits = {r["name"]: r["exit"] for r in json.loads(summary.read_text())["runs"]} if summary.exists() else {}
+    results = {}
+    for n in runs:
+        path = out_dir / f"{n}.json"
+        report = json.loads(path.read_text()) if path.exists() else None
+        # No batch report: the boot's own exit code says why (a hung or lost VM).
+        results[n] = Result(exits.get(n, boot.rc), boot.out, report, boot.console, path)
+    return results
 
 
 def pytest_collection_modifyitems(items):

@@ -1,4 +1,5 @@
 """Bad input gets one clear error line, its own exit code and no report."""
+import json
 import os
 import pathlib
 import shutil
@@ -6,8 +7,8 @@ import subprocess
 
 import pytest
 
-from conftest import (AQCHECK, BAD_WORKLOAD, CACHE, NO_KERNEL, NO_SCHED_EXT, NOT_ROOT, OUT, USAGE, VM_FAILED,
-                      VM_TIMEOUT, require_kernel)
+from conftest import (AQCHECK, BAD_PLAN, BAD_WORKLOAD, CACHE, NO_KERNEL, NO_SCHED_EXT, NOT_ROOT, OUT, USAGE,
+                      VM_FAILED, VM_TIMEOUT, require_kernel)
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +68,40 @@ def test_bad_workload_is_rejected_before_a_vm_boots(tmp_path):
     rc, out, err = aqcheck("vm", "--", "run", "--workload", str(bad), timeout=30)
     assert_one_error(rc, err, BAD_WORKLOAD, f"{bad}:4:")
     assert "qemu" not in out
+
+
+def plan_file(tmp_path, runs, schema="aqcheck-batch-plan/1"):
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"schema": schema, "runs": runs}))
+    return path
+
+
+@pytest.mark.parametrize("runs,schema,code,needle", [
+    ([{"name": "a", "run": []}], "x", BAD_PLAN, "schema must be"),
+    ([{"name": "a", "run": ["--json", "a.json"]}], "aqcheck-batch-plan/1", BAD_PLAN, "is the batch's to set"),
+    ([{"name": "a", "run": []}, {"name": "a", "run": []}], "aqcheck-batch-plan/1", BAD_PLAN, "given twice"),
+    # Each run's arguments are `run`'s, checked as `aqcheck vm -- run` checks them.
+    ([{"name": "a", "run": ["--variant", "sloppy"]}], "aqcheck-batch-plan/1", USAGE, "--variant"),
+    ([{"name": "a", "run": ["--workload", "no-such-workload"]}], "aqcheck-batch-plan/1", BAD_WORKLOAD,
+     "unknown workload 'no-such-workload'"),
+])
+def test_bad_batch_plan_is_rejected_before_a_vm_boots(tmp_path, runs, schema, code, needle):
+    rc, out, err = aqcheck("vm", "--", "batch", "--plan", str(plan_file(tmp_path, runs, schema)), "--out",
+                           str(tmp_path / "out"), timeout=30)
+    assert_one_error(rc, err, code, needle)
+    assert "qemu" not in out and not (tmp_path / "out").exists()
+
+
+def test_missing_batch_plan(tmp_path):
+    rc, out, err = aqcheck("batch", "--plan", str(tmp_path / "none.json"))
+    assert_one_error(rc, err, BAD_PLAN, "cannot read batch plan")
+
+
+def test_batch_on_a_host_without_sched_ext_is_one_error_line(tmp_path):
+    plan = plan_file(tmp_path, [{"name": "a", "run": ["--duration", "1"]}, {"name": "b", "run": ["--duration", "1"]}])
+    rc, out, err = aqcheck("batch", "--plan", str(plan), "--out", str(tmp_path / "out"))
+    assert_one_error(rc, err, NO_SCHED_EXT, "aqcheck vm -- batch")
+    assert not (tmp_path / "out" / "batch.json").exists()
 
 
 def test_missing_kernel_image(tmp_path, report_path):

@@ -1,5 +1,5 @@
 // The performance gate's rules: minimum ratios to EEVDF from a checked-in file
-// (ci/gate-thresholds.json, schema in README "Performance thresholds"), and
+// (ci/gate-thresholds.json, schema in docs/release-gate.md "Thresholds"), and
 // the largest drop allowed against a previous report's medians.
 #pragma once
 

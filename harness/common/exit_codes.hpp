@@ -18,4 +18,5 @@ inline constexpr int bad_spec = 11;       // unreadable, malformed or out-of-ran
 inline constexpr int bad_report = 12;     // unreadable or malformed report (report merge/compare/html)
 inline constexpr int bad_thresholds = 13; // unreadable or malformed performance thresholds file
 inline constexpr int missing_tool = 14;   // a program the check needs is not installed (run ci/setup.sh)
+inline constexpr int bad_plan = 15;       // unreadable or malformed batch plan (aqcheck batch)
 }  // namespace aq::exit_code

@@ -35,7 +35,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   std::vector<char*> cargv;
   for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
-  const bool capture = o.log_path.empty();
+  const bool capture = o.log_path.empty() && !o.inherit_output;
   int fds[2] = {-1, -1};
   if (capture && ::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
 
@@ -44,7 +44,9 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
   if (pid == 0) {
     ::setpgid(0, 0);
-    const int out = capture ? fds[1] : ::open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int out = o.inherit_output ? -1
+                    : capture        ? fds[1]
+                                     : ::open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (out >= 0) {
       ::dup2(out, STDOUT_FILENO);
       ::dup2(out, STDERR_FILENO);

@@ -19,6 +19,7 @@ struct ProcessOptions {
   }
   int timeout_s = 0;              // 0: none
   std::string log_path;           // stdout and stderr go here; "" captures them in ProcessResult::output
+  bool inherit_output = false;    // stdout and stderr stay the caller's (neither captured nor logged)
   bool term_first = false;        // at the end: SIGTERM the group, SIGKILL 3 s later (else SIGKILL at once)
   std::function<bool()> stop;     // polled; true ends the child as a timeout does
 };

@@ -38,7 +38,7 @@ inline constexpr FailureClassRule kFailureClasses[] = {
     {"stuck task", "", "stuck-task"},
     {"lost task", "", "stuck-task"},
     // After the symptoms it explains: a lost task's custody ends at detach,
-    // never taken in the ledger (README, "The custody ledger").
+    // never taken in the ledger (docs/kernel-tier.md "The custody ledger").
     {"custody protocol violated", "", "custody-protocol"},
     {"slab not whole", "", "slab-leak"},
     {"kernel log:", "", "kernel-log"},

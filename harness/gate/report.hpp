@@ -1,4 +1,4 @@
-// The gate's report (schema aqcheck-gate/1, README "The release gate"): one
+// The gate's report (schema aqcheck-gate/1, docs/reports.md "Gate report"): one
 // outcome per case, written as JSON, markdown (a CI step summary) and JUnit;
 // shard reports merged into one verdict; two reports compared.
 #pragma once

@@ -1,4 +1,4 @@
-// Reports of a run: JSON (schema in README.md, "Reports"), JUnit XML and a markdown
+// Reports of a run: JSON (schema in docs/reports.md "Run reports"), JUnit XML and a markdown
 // summary with an HTML page of charts beside it (report/html.hpp), each written
 // atomically; and the verdict printed on stdout.
 #pragma once

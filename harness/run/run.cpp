@@ -548,6 +548,11 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
           break;
         }
       }
+      if (cfg.stop_on_fail && !r.failures.empty()) {
+        r.notes.push_back("stopped at the first failure (--stop-on-fail)");
+        stopped_by_check = true;
+        break;
+      }
       if (now >= next_progress) {
         print_progress(++secs, att->scheduler(), r, att->audits(), att->stale_entries());
         next_progress += std::chrono::seconds(1);

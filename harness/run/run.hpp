@@ -38,6 +38,9 @@ struct RunConfig {
   // Times a case whose every failure reason carries the host-stall mark is
   // run again (0: never).  Each failed attempt stays in the report.
   int host_stall_retries = 1;
+  // End each case at its first failure reason, detaching first: a negative
+  // control needs one reason, not the rest of its duration.
+  bool stop_on_fail = false;
 };
 
 // What to run for one case: a workload file, or raw --stress arguments, or a

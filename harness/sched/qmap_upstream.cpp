@@ -204,7 +204,7 @@ struct Restatement {
 };
 constexpr std::array kRestatements{
     // Not nr_dequeued: it counts every ops.dequeue(), and on 7.2 affinity-churn
-    // made tens of thousands of them and unlinked no task (README, "mainline scx_qmap").
+    // made tens of thousands of them and unlinked no task (docs/mainline-qmap.md "What is checked, and what cannot be").
     Restatement{"nr_deq_removed", "nr_unlinked",
                 "mainline does not count unlinks: nr_enqueued - nr_dispatched - still linked"},
     Restatement{"nr_deq_sched_change", "nr_unlinked",

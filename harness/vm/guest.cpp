@@ -72,7 +72,7 @@ GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
     const auto eq = arg.find('=');
     const bool attached = arg.starts_with("--") && eq != std::string::npos;  // --option=value
     const auto option = attached ? arg.substr(0, eq) : arg;
-    const bool input_file = option == "--workloads-dir" || option == "--replay" || option == "--runner" ||
+    const bool input_file = option == "--workloads-dir" || option == "--replay" || option == "--plan" || option == "--runner" ||
                             option == "--tests-file" || option == "--thresholds" || option == "--baseline-report";
     if (!is_report(option) && option != "--workload" && !input_file) {
       cmd.args.push_back(arg);

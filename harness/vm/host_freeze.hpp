@@ -2,8 +2,9 @@
 //
 // A TCG guest whose vCPU threads the host does not run stands still while its
 // clock, the host's, goes on.  Short freezes are the run's business: every
-// reason they cause carries the host-stall mark and the case runs again (README
-// "Host stalls"); from 15 s that includes sched_ext ejecting the scheduler
+// reason they cause carries the host-stall mark and the case runs again
+// (docs/host-stalls.md "Inside the guest: the mark and the retry"); from
+// 15 s that includes sched_ext ejecting the scheduler
 // (kernel/watchdog.c: is_softlockup() calls scx_softlockup() at 3/4 of the
 // 20 s soft-lockup threshold).  A long one is the guest kernel's: at 20 s it
 // reports a soft lockup, at 21 s an RCU stall (which the guest watchdog takes

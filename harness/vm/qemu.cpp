@@ -327,11 +327,15 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   for (const auto& r : guest.reports) {
     const auto name = r.guest_path.substr(std::string_view("/out/").size());
     if (r.directory) {
-      // --out DIR: every file the guest wrote under it, at the same place under DIR.
+      // --out DIR: every file the guest wrote under it, at the same place
+      // under DIR; a run report there (a batch's runs, fuzz's scenarios)
+      // names the lost boots as a --json report does.
       int copied = 0;
       for (const auto& [file, bytes] : data.files)
         if (file.starts_with(name + "/") && safe_relative(file)) {
-          write_file(fs::path(r.host_path) / file.substr(name.size() + 1), bytes);
+          const bool run_report = file.ends_with(".json") && contains(bytes, "\"aqcheck-report/1\"");
+          write_file(fs::path(r.host_path) / file.substr(name.size() + 1),
+                     run_report ? note_lost_boots("--json", bytes, lost_boots) : bytes);
           copied++;
         }
       if (copied > 0 || data.exit_code)

@@ -142,8 +142,8 @@ std::string note_lost_boots(const std::string& option, const std::string& report
 // Rewrites `--json FILE` / `--json=FILE` (and --junit, --markdown, and the
 // directory of --out DIR) to /out/<basename>; "-" (stdout) and arguments after
 // "--" are kept.  Collects the input paths of --workload (when it names a
-// file, i.e. has a '/' or ends in .job), --workloads-dir and --replay; those
-// arguments stay as they are.
+// file, i.e. has a '/' or ends in .job), --workloads-dir, --replay, --plan
+// and the selftests' and bench's input files; those arguments stay as they are.
 GuestCommand rewrite_run_args(const std::vector<std::string>& run_args);
 
 // The guest's whole argv after /aqcheck: the subcommand, the rewritten

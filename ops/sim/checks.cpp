@@ -12,7 +12,7 @@
 //       audit: the kernel tier's audit program (aqmap_audit), run here as
 //              aqcheck runs it, judges each entry's custody as the model
 //              does: the stale-entry rule it feeds must never call an entry
-//              in custody stale (README.md, finding 1);
+//              in custody stale (ops/README.md, finding 1);
 //       place: every runnable task is in exactly one place: running, on one
 //              DSQ, or QUEUED in the scheduler's custody on one FIFO;
 //       order: since the last quiescent point, entries joined the FIFOs
@@ -189,7 +189,7 @@ void Kernel::check_quiescent(const char *when)
 				running |= c.curr == p;
 			// In custody by this entry's enqueue: QUEUEING/QUEUED with its
 			// qseq; or, after a dispatch that claimed a newer custody than
-			// the entry it popped (README.md, finding 1), on a user DSQ,
+			// the entry it popped (ops/README.md, finding 1), on a user DSQ,
 			// still in custody (7.2's
 			// SCX_TASK_IN_CUSTODY) from the enqueue that linked this entry.
 			bool queued = (opss == SCX_OPSS_QUEUED || opss == SCX_OPSS_QUEUEING) &&

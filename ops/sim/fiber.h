@@ -6,7 +6,7 @@
 // Boost.Context rather than threads or ucontext: a handoff between threads
 // costs a futex wake and a wait; glibc's swapcontext makes a sigprocmask
 // system call at every switch, and took 80% of the time of a schedule
-// (4,300 schedules/s; README.md, "Speed").  Under ThreadSanitizer the
+// (4,300 schedules/s; ops/README.md, "Speed").  Under ThreadSanitizer the
 // switches are announced through its fiber API, so the TSan build runs the
 // same code.
 #pragma once

@@ -4,7 +4,7 @@
 // kernel/sched/core.c.  Only what the scheduler can observe is modelled:
 // ops_state and qseq, p->scx.dsq, SCX_TASK_QUEUED and SCX_TASK_IN_CUSTODY,
 // holding_cpu and sticky_cpu, the dispatch buffer, the DSQs and the rq locks.
-// README.md, "The kernel model", lists what is left out and why.
+// ops/README.md, "The kernel model", lists what is left out and why.
 #include "kernel.h"
 
 #include <fmt/format.h>

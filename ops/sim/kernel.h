@@ -1,6 +1,6 @@
 // The simulated sched_ext core (inside of ops/sim; see sim.h for the face).
 // Follows kernel/sched/ext/ext.c of Debian's linux-source-7.2 (7.2.13); the
-// functions it models are named in kernel.cpp.  README.md, "The kernel
+// functions it models are named in kernel.cpp.  ops/README.md, "The kernel
 // model", says what is modelled, what is not, and the locking rules that
 // decide which interleavings exist.
 #pragma once

@@ -45,7 +45,7 @@ struct Outcome {
 	int faults = 0;
 	bool ejected = false;	// the scheduler ejected itself as documented (see kernel.cpp)
 	// Quiescent points at which a task waited on a user DSQ while the FIFO
-	// entry of its current custody was still linked (README.md, finding 1).
+	// entry of its current custody was still linked (ops/README.md, finding 1).
 	uint64_t newer_custody_entries = 0;
 	uint64_t ops_calls = 0;	// scheduler callbacks invoked
 };

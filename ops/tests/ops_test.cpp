@@ -146,7 +146,7 @@ TEST(OpsScript, TextFormRoundTrips)
 	}
 }
 
-// README.md, finding 1: a dispatch that popped an older entry claims the
+// ops/README.md, finding 1: a dispatch that popped an older entry claims the
 // task's newer custody; the newer entry stays linked while the task waits on
 // the shared DSQ, until the ops.dequeue that ends custody removes it.  The
 // race exists (DFS reaches it: preemption bound 3, one lock failure that

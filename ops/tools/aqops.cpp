@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 		       "an injected failure fails that lock this many times in a row (16: the "
 		       "documented ejection)")->check(CLI::Range(1, 64));
 	ex->add_flag("--probe-newer-custody", opt.sim.probe_newer_custody,
-		     "search for a schedule reaching finding 1's state (README.md) and print it");
+		     "search for a schedule reaching finding 1's state (ops/README.md) and print it");
 	ex->add_flag("--fine", opt.sim.fine_yields, "also switch CPUs at helpers that only read");
 	ex->add_option("--scripts", nr_scripts, "generate this many scripts instead of --script");
 	ex->add_option("--events", nr_events, "generated scripts: events per CPU")->check(CLI::Range(1, 32));
