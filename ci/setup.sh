@@ -195,7 +195,7 @@ if [ $install -eq 1 ]; then
   timed "host packages" install_host_packages
   timed "workflow parser" install_workflow_parser
 fi
-timed "chart.js" install_chartjs
+timed "Chart.js" install_chartjs
 for s in "${series[@]}"; do
   timed "kernel $s" fetch_kernel "$s"
   # The kernel source: mainline scx_qmap, its lists' twin, and the kernel's libbpf are built from it.

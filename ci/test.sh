@@ -43,7 +43,8 @@ phase "build: tsan preset" sh -c 'cmake --preset tsan && cmake --build --preset 
 phase "ctest: unit + properties + ops (tsan)" \
   ctest --preset tsan -L 'unit|properties|ops' -j "$jobs" --output-junit "$PWD/$out/ctest-tsan.xml"
 
-phase "browser: chromium for the HTML reports' test" bash ci/browser-setup.sh
+# Debian's chromium, for the HTML reports' browser test.
+phase "browser" bash ci/browser-setup.sh
 
 export AQCHECK="$PWD/build/default/harness/aqcheck"
 export AQ_TEST_OUT="$PWD/$out/pytest"
