@@ -9,7 +9,7 @@ attributes). The chart ids expected are worked out here from the JSON, not
 taken from the page. Negative tests show the check fails: a page with a script
 error, one without the charting library, and one whose chart has no data.
 
-The run report is a real one: the kernel tier's matrix.json when that ran
+The run report is a real one: the kernel tier's matrix report when that ran
 first (conftest orders this module last), else one short VM run, whose own
 `--markdown` page is checked too. Gate and fuzz use small reports written here
 to their schema, plus the real ones the gate and fuzz tests left, if any.
@@ -170,13 +170,16 @@ def assert_page_draws(binary, page, expected_ids, name, height=2000):
 # --- run --------------------------------------------------------------------------
 
 def fresh_matrix_report():
-    """The kernel tier's matrix.json, if this aqcheck wrote it with time series."""
-    path = OUT / "matrix.json"
-    if not path.exists() or not AQCHECK.exists() or path.stat().st_mtime < AQCHECK.stat().st_mtime:
-        return None
-    report = json.loads(path.read_text())
-    ran = [c for c in report["cases"] if c["verdict"] != "SKIPPED"]
-    return path if ran and all("series" in c for c in ran) else None
+    """The kernel tier's matrix report (its batch boot's, or a run of its own),
+    if this aqcheck wrote it with time series."""
+    for path in (OUT / "boot-matrix" / "matrix.json", OUT / "matrix.json"):
+        if not path.exists() or not AQCHECK.exists() or path.stat().st_mtime < AQCHECK.stat().st_mtime:
+            continue
+        report = json.loads(path.read_text())
+        ran = [c for c in report["cases"] if c["verdict"] != "SKIPPED"]
+        if ran and all("series" in c for c in ran):
+            return path
+    return None
 
 
 def test_run_report_charts_draw(chromium):

@@ -238,7 +238,8 @@ json ratio_chart(const std::string& id, const std::string& kernel, const std::st
 
 std::string performance_section(Page& page, const json& performance) {
   if (performance.empty())
-    return "<h2>Performance</h2>\n<p class=\"muted\">No performance case in this gate.</p>\n";
+    return "<h2>Performance</h2>\n<p class=\"muted\">No performance case in this gate (the release profile runs "
+           "one per kernel).</p>\n";
   std::string h = "<h2>Performance against EEVDF</h2>\n<p>Ratio to the kernel's default scheduler in the same boot, "
                   "&gt; 1 is better (times and latencies inverted): the median over the rounds as a bar (orange when "
                   "below its threshold), the lowest and highest round, and the threshold of "
@@ -361,7 +362,8 @@ std::string coverage_table(const json& coverage) {
   for (const auto& label : coverage_labels(coverage)) {
     const json& c = coverage[label];
     std::vector<std::string> names;
-    for (const auto& [name, _] : c.value("counters", json::object()).items()) names.push_back(name);
+    const json counters = c.value("counters", json::object());  // items() of a temporary would dangle
+    for (const auto& [name, _] : counters.items()) names.push_back(name);
     h += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
                      html_escape(label), html_escape(fmt::format("{}", fmt::join(names, " + "))),
                      c.value("total", std::uint64_t{0}), c.value("scenarios", 0));
@@ -447,7 +449,7 @@ h3 { font-size: 1.1em; margin-top: 1.2em; }
 .SKIPPED, .NONE, .other { background: #6e7781; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
 th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
+th { background: #f6f8fa; white-space: nowrap; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 code { background: #f6f8fa; padding: 1px 4px; border-radius: 3px; font-size: 0.88em; overflow-wrap: anywhere; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 12px; margin: 0.6em 0; }

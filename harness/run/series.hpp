@@ -54,7 +54,7 @@ class CaseSeries {
   std::size_t audits_ = 0;
 };
 
-// The case's "series" in the run report (schema in docs/reports.md "Run reports"):
+// The case's "series" in the run report (schema in docs/reports.md, "Run reports"):
 // column arrays t_s, fifo_len[k], fifo_head_wait_max_ms, task_wait_max_ms,
 // rounded to ms (times) and 0.1 ms (waits) so the report stays small.
 nlohmann::json series_json(const CaseSeries& s);

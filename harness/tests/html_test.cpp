@@ -229,6 +229,12 @@ TEST(Html, FuzzCoverageIsChartedCumulativeOverTheSession) {
   EXPECT_DOUBLE_EQ(old[0]["x"][3].get<double>(), 1.0);
 }
 
+TEST(Html, FuzzCoverageTableNamesEachPathsCounters) {
+  json summary = fuzz_summary(true);
+  summary["coverage"]["removals"]["counters"] = {{"nr_deq_removed", 60}};
+  EXPECT_NE(aq::report_html(summary).find("<td>removals</td><td>nr_deq_removed</td>"), std::string::npos);
+}
+
 TEST(Html, MalformedReportsGetOneErrorNamingWhatIsWrong) {
   const auto error_of = [](const json& j) -> std::string {
     try {
