@@ -125,12 +125,19 @@ def run_batch(name, runs, timeout_s, vm_args=()):
                         "--out", str(out_dir)], timeout=timeout_s + 60, name=name, add_json=False)
     summary = out_dir / "batch.json"
     exits = {r["name"]: r["exit"] for r in json.loads(summary.read_text())["runs"]} if summary.exists() else {}
+    # What the host judged about the whole boot (kernel problems outside every
+    # run's own kernel log, a hung or broken VM) belongs to no one run: each
+    # run that passed on its own takes that verdict, as a boot of its own would.
+    host_verdict = boot.rc not in (PASS, FAIL) or "aqcheck: kernel problems in the console log:" in boot.out
     results = {}
     for n in runs:
         path = out_dir / f"{n}.json"
         report = json.loads(path.read_text()) if path.exists() else None
         # No batch report: the boot's own exit code says why (a hung or lost VM).
-        results[n] = Result(exits.get(n, boot.rc), boot.out, report, boot.console, path)
+        rc = exits.get(n, boot.rc)
+        if host_verdict and rc == PASS:
+            rc = boot.rc if boot.rc != PASS else FAIL
+        results[n] = Result(rc, boot.out, report, boot.console, path)
     return results
 
 
