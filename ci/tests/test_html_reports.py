@@ -126,6 +126,7 @@ def screenshot(binary, page, name, height):
 
 def render(report_path, out=None):
     out = out or report_path.with_suffix(".html")
+    out.parent.mkdir(parents=True, exist_ok=True)  # the first page of a fresh run makes OUT/html
     out.unlink(missing_ok=True)
     p = subprocess.run([str(AQCHECK), "report", "html", str(report_path), "--out", str(out)], capture_output=True,
                        text=True, timeout=60, stdin=subprocess.DEVNULL)
