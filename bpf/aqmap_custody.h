@@ -22,6 +22,13 @@
  * that the kernel calls holding the task's rq or pi lock checks the ledger
  * against what that call means, and counts each disagreement by kind.
  *
+ * A custody ends when the task reaches a local DSQ, so the task is out of
+ * custody when it is picked.  Only core scheduling may pick a task still in
+ * the scheduler's custody, and the kernel then says so with
+ * SCX_DEQ_CORE_SCHED_EXEC; on a kernel that cannot core-schedule, such a
+ * dequeue is a custody that ended late (a known-bad kernel,
+ * kernels/regressions/02-remote-arrival-keeps-custody.patch, shows it).
+ *
  * ops.dispatch holds neither lock, so its FIFO -> DISPATCHED step is a
  * compare-and-swap that a racing ops.dequeue can only pre-empt, and nothing
  * is checked there: a pop may well land after the custody it came from ended
@@ -48,7 +55,9 @@ enum aq_custody_state {
 	X(DEQUEUE, "dequeue-out-of-custody", "ops.dequeue of a task not in custody") \
 	X(LEFT_LINKED, "dequeue-left-linked", "ops.dequeue returned with the task still on a FIFO") \
 	X(RUN, "run-in-custody", "ops.running of a task in custody")		\
-	X(EXIT, "exit-in-custody", "ops.exit_task of a task in custody")
+	X(EXIT, "exit-in-custody", "ops.exit_task of a task in custody")	\
+	X(AT_PICK, "dequeue-at-pick", "ops.dequeue at pick (SCX_DEQ_CORE_SCHED_EXEC) on a kernel that cannot core-schedule") \
+
 
 enum aq_custody_violation {
 #define AQ_CUSTODY_ENUM(id, name, what)	AQ_CV_##id,

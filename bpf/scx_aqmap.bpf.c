@@ -87,6 +87,7 @@ const volatile u64 stuck_after_ms = 4000;	/* aqmap_audit_waits lists tasks waiti
 const volatile u64 wake_preempt_ns = 2000000;	/* 0: no wakeup preemption */
 const volatile bool time_ops;			/* time each list operation (qa.op_costs) */
 const volatile u64 enqueue_delay_ns;		/* test knob: busy-wait in every enqueue */
+const volatile bool core_sched_possible;	/* the kernel can core-schedule (the loader asks it) */
 
 #define SHARED_DSQ	0
 #define HIGHPRI_DSQ	1
@@ -303,6 +304,13 @@ static void custody_end(struct task_struct *p, struct task_ctx __arena *taskc)
 		custody_violation(AQ_CV_DEQUEUE, p, state);
 	else
 		__sync_fetch_and_add(&qa.custody.nr_ended, 1);
+}
+
+/* ops.dequeue at pick: only core scheduling picks a task still in custody. */
+static void custody_expect_not_at_pick(struct task_struct *p, struct task_ctx __arena *taskc, u64 deq_flags)
+{
+	if ((deq_flags & SCX_DEQ_CORE_SCHED_EXEC) && !core_sched_possible)
+		custody_violation(AQ_CV_AT_PICK, p, READ_ONCE(taskc->custody));
 }
 
 /* ... and when ops.dequeue returns, the task is on no FIFO. */
@@ -772,6 +780,7 @@ void BPF_STRUCT_OPS(aqmap_dequeue, struct task_struct *p, u64 deq_flags)
 		stat_inc(nr_deq_sched_change);
 	if (!(taskc = lookup_task_ctx(p)))
 		return;
+	custody_expect_not_at_pick(p, taskc, deq_flags);
 	custody_end(p, taskc);
 	if (unlink_on_dequeue(p, taskc, deq_flags))
 		custody_expect_unlinked(p, taskc);

@@ -59,3 +59,28 @@ fetch_kernel_source() {
   rm -f "$apt_root/archives/$debname"
   log "source $s: $(du -sh "$src" | cut -f1) in $src (the .deb is deleted)"
 }
+
+# fetch_kernel_source_full SERIES DEBIAN-VERSION DEST: the whole of
+# linux-source-<series> (Debian's patches applied; ~1.5 GB unpacked) into
+# DEST, for ci/build-kernel.sh.  Idempotent: DEST/.aqcheck-source holds
+# "linux-source-<series> <debian-version> full" once complete.
+fetch_kernel_source_full() {
+  local s=$1 want=$2 dest=$3 pkg=linux-source-$1
+  [ "$(cat "$dest/.aqcheck-source" 2>/dev/null)" != "$pkg $want full" ] || return 0
+  private_apt_init
+  local debname="${pkg}_${want//:/%3a}_all.deb"
+  if ! [ -s "$apt_root/archives/$debname" ]; then
+    log "downloading $pkg=$want (whole source)"
+    chown _apt "$apt_root/archives" "$apt_root/archives/partial" 2>/dev/null || true
+    ( cd "$apt_root/archives" && apt-get "${apt_opts[@]}" download -qq "$pkg=$want" >/dev/null ) \
+      || die 5 "package not found: download of $pkg=$want failed"
+  fi
+  log "unpacking the whole of $pkg=$want into $dest"
+  rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
+  dpkg-deb --fsys-tarfile "$apt_root/archives/$debname" | tar -xO "./usr/src/$pkg.tar.xz" \
+    | xz -dc -T0 | tar -x -C "$dest.tmp" --strip-components=1 \
+    || die 5 "package unusable: $debname lacks $pkg.tar.xz"
+  echo "$pkg $want full" > "$dest.tmp/.aqcheck-source"
+  rm -rf "$dest"; mv "$dest.tmp" "$dest"
+  rm -f "$apt_root/archives/$debname"
+}

@@ -11,14 +11,23 @@ raises FormatError naming the file and line.
 As a script it prints one line per regression, tab-separated, for shell
 scripts:
 
-usage: kernel_regressions.py [--fields id,origin,scenario,expect] [DIR]
+usage: kernel_regressions.py [--fields id,origin,scenario,expect] [--only ID]... [DIR]
+       kernel_regressions.py summarize OUT
 
 DIR defaults to kernels/regressions beside this script's ci/.  The default
 fields are id, origin, scenario and expect; any header key (lower case, e.g.
-scheduler, catch, fix) or id/path may be asked for.  An optional key that a
-patch leaves out prints its default.  Exit 1 on a malformed patch.
+scheduler, catch, fix) or id/path may be asked for, and "run": the scenario
+with --scheduler added when the Scheduler key is not aqmap.  --only keeps the
+regressions whose id starts with ID.  An optional key that a patch leaves out
+prints its default.  Exit 1 on a malformed patch.
+
+`summarize OUT` judges the runs ci/kernel-regressions.sh left in OUT and
+writes OUT/matrix.json (schema aqcheck-kernel-regressions/1) and
+OUT/matrix.md; exit 0 when every control passed and every regression was
+caught, every run, by the check its header expects.
 """
 import argparse
+import json
 import pathlib
 import re
 import sys
@@ -131,9 +140,16 @@ def load(directory=DEFAULT_DIR):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["summarize"]:
+        if len(argv) != 2:
+            print("kernel_regressions: usage: kernel_regressions.py summarize OUT", file=sys.stderr)
+            return 2
+        return summarize(argv[1])
     ap = argparse.ArgumentParser(description="List kernels/regressions/*.patch as TSV.")
     ap.add_argument("--fields", default="id,origin,scenario,expect",
-                    help="comma-separated: id, path, or a header key in lower case")
+                    help="comma-separated: id, path, run, or a header key in lower case")
+    ap.add_argument("--only", action="append", default=[], help="ids starting with this (repeatable)")
     ap.add_argument("dir", nargs="?", default=str(DEFAULT_DIR))
     args = ap.parse_args(argv)
     try:
@@ -141,14 +157,133 @@ def main(argv=None):
     except FormatError as e:
         print(f"kernel_regressions: {e}", file=sys.stderr)
         return 1
+    if args.only:
+        entries = [e for e in entries if any(e["id"].startswith(o) for o in args.only)]
+    for e in entries:
+        e["run"] = e["scenario"] + ("" if e["scheduler"] == "aqmap" else f" --scheduler {e['scheduler']}")
     fields = [f.strip() for f in args.fields.split(",") if f.strip()]
-    known = {"id", "path", *(k.lower() for k in (*REQUIRED, *OPTIONAL))}
+    known = {"id", "path", "run", *(k.lower() for k in (*REQUIRED, *OPTIONAL))}
     bad = [f for f in fields if f not in known]
     if bad:
         ap.error(f"unknown field(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
     for e in entries:
         print("\t".join(e[f].replace("\t", " ") for f in fields))
     return 0
+
+# ---- the matrix: ci/kernel-regressions.sh's runs, judged and tabulated ----
+
+# Failure classes (the run report's failure_classes, harness/fuzz/shrink.hpp)
+# that only the kernel's own watchdog produces: a catch by them alone is weak.
+WATCHDOG_CLASSES = {"kernel-watchdog-stall"}
+
+
+def _read(path, default=None):
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return default
+
+
+def judge_run(run_dir, name, expect):
+    """One run of a scenario: its verdict against the header's expectation."""
+    rc = _read(run_dir / f"{name}.exit")
+    rc = int(rc) if rc is not None and rc.lstrip("-").isdigit() else None
+    try:
+        report = json.loads((run_dir / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        report = None
+    row = {"run": name, "exit": rc, "failures": [], "classes": [], "first_failure_s": None,
+           "kernel": None, "seed": None, "host_stalls": 0}
+    if report:
+        row["kernel"] = report.get("kernel")
+        row["seed"] = report.get("seed")
+        for c in report.get("cases", []):
+            row["failures"] += c.get("failures", [])
+            row["classes"] += [k for k in c.get("failure_classes", []) if k not in row["classes"]]
+            t = c.get("first_failure_s", -1)
+            if t is not None and t >= 0 and (row["first_failure_s"] is None or t < row["first_failure_s"]):
+                row["first_failure_s"] = round(t, 1)
+            row["host_stalls"] += (c.get("host") or {}).get("stalls", 0)
+    if rc == 0:
+        row["outcome"] = "survived"
+    elif rc == 1 and any(f.startswith(expect) for f in row["failures"]):
+        row["outcome"] = "weak" if set(row["classes"]) <= WATCHDOG_CLASSES else "caught"
+    elif rc == 1:
+        row["outcome"] = "other-check"
+    else:
+        row["outcome"] = "error"
+    return row
+
+
+def summarize(out):
+    """matrix.json and matrix.md from OUT (ci/kernel-regressions.sh's --out)."""
+    out = pathlib.Path(out)
+    table = [line.split("\t") for line in (out / "regressions.tsv").read_text().splitlines() if line]
+    controls = []
+    for line in (_read(out / "control/scenarios.tsv", "") or "").splitlines():
+        key, scenario = line.split("\t", 1)
+        c = judge_run(out / "control", key, "\0")
+        controls.append({"scenario": scenario, "exit": c["exit"], "failures": c["failures"],
+                         "verdict": "PASS" if c["exit"] == 0 else "FAIL", "kernel": c["kernel"]})
+    rows = []
+    for rid, origin, title, scenario, expect, catch in table:
+        d = out / rid
+        runs = [judge_run(d, p.stem, expect) for p in sorted(d.glob("run-*.exit"), key=lambda p: int(p.stem[4:]))]
+        caught = [r for r in runs if r["outcome"] in ("caught", "weak")]
+        build = json.loads(_read(d / "build.json", "{}") or "{}")
+        times = sorted(r["first_failure_s"] for r in caught if r["first_failure_s"] is not None)
+        outcomes = {r["outcome"] for r in runs}
+        if runs and outcomes <= {"caught"}:
+            verdict = "caught"
+        elif caught and outcomes <= {"caught", "weak"}:
+            verdict = "weak catch"
+        elif caught:
+            verdict = "caught sometimes"
+        elif "other-check" in outcomes:
+            verdict = "caught by another check"
+        elif "error" in outcomes:
+            verdict = "error"
+        else:
+            verdict = "SURVIVED"
+        checks = []
+        for r in runs:
+            for k in r["classes"][:1]:
+                if k not in checks:
+                    checks.append(k)
+        rows.append({"id": rid, "origin": origin, "title": title, "scenario": scenario, "expect": expect,
+                     "catch_expected": catch,
+                     "verdict": verdict, "runs": len(runs), "caught": len(caught), "checks": checks,
+                     "seconds_to_catch": times[len(times) // 2] if times else None,
+                     "seconds_to_catch_all": times, "build_seconds": build.get("build_seconds"),
+                     "kernel": build.get("version"), "detail": runs})
+    ok_controls = all(c["verdict"] == "PASS" for c in controls)
+    matrix = {"schema": "aqcheck-kernel-regressions/1", "controls": controls, "regressions": rows,
+              "verdict": "PASS" if ok_controls and rows and all(r["verdict"] == "caught" for r in rows) else "FAIL"}
+    (out / "matrix.json").write_text(json.dumps(matrix, indent=2) + "\n")
+    md = ["# Known-bad kernels", "",
+          f"Verdict: **{matrix['verdict']}** ({sum(r['verdict'] == 'caught' for r in rows)} of {len(rows)} caught "
+          f"by the check expected; {sum(r['origin'] == 'revert' and r['caught'] == r['runs'] and r['runs'] > 0 for r in rows)} "
+          f"of {sum(r['origin'] == 'revert' for r in rows)} real reverts caught every run)", ""]
+    if controls:
+        md += ["Controls (the unpatched kernel, each scenario once; each must PASS):", "",
+               "| scenario | verdict |", "|---|---|"]
+        md += [f"| `{c['scenario']}` | {c['verdict']}{'' if c['verdict'] == 'PASS' else ': ' + '; '.join(c['failures'][:2])} |"
+               for c in controls]
+        md.append("")
+    md += ["| regression | origin | expected | verdict | caught | check | s to catch (median) | scenario |",
+           "|---|---|---|---|---:|---|---:|---|"]
+    for r in rows:
+        s = "" if r["seconds_to_catch"] is None else f"{r['seconds_to_catch']:.1f}"
+        md.append(f"| {r['id']}: {r['title']} | {r['origin']} | {r['catch_expected']} | {r['verdict']} | {r['caught']}/{r['runs']} | "
+                  f"{', '.join(r['checks']) or '-'} | {s} | `{r['scenario']}` |")
+    md += ["", "Failures and reruns:", ""]
+    for r in rows:
+        for run in r["detail"]:
+            first = run["failures"][0] if run["failures"] else "(no failure)"
+            md.append(f"- {r['id']} {run['run']}: {run['outcome']}, exit {run['exit']}, seed {run['seed']}: {first}")
+    (out / "matrix.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+    return 0 if matrix["verdict"] == "PASS" else 1
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ README = ROOT / "README.md"
 README_MAX_LINES = 320
 EVERYDAY_TASKS = "Everyday tasks"
 EVERYDAY_TASK_TITLES = ["Run one workload", "Run every workload on 7.3", "Fuzz overnight", "Gate a release",
-                        "Rerun a failure", "Add a workload", "Add a check", "Add a mutant"]
+                        "Rerun a failure", "Test a kernel built from source", "Add a workload", "Add a check",
+                        "Add a mutant"]
 
 # Directories that hold no source: build trees, reports, caches.
 SKIPPED_DIRS = {".git", "build", "out", "node_modules", "__pycache__", ".pytest_cache"}

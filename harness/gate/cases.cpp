@@ -1,6 +1,8 @@
 #include "gate/cases.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace aq::gate {
@@ -69,9 +71,35 @@ const std::vector<NegativeControl>& negative_controls() {
   return table;
 }
 
+// Each known-bad kernel, built from the series' linux-source with its patch
+// (ci/build-kernel.sh, incrementally), runs the scenario its header names and
+// must FAIL with the reason the header expects (ci/kernel-regressions.sh).
+void add_regression_cases(std::vector<Case>& out, const std::string& k, const std::vector<Regression>& regressions) {
+  // The kernel built from source itself, before its known-bad variants: every
+  // workload, and the kernel's own sched_ext selftests, with aqcheck's BPF
+  // objects built against its BTF (docs/kernel-ci.md "Building a kernel").
+  const std::string built = "k=$(ci/build-kernel.sh --series " + k + " --aqcheck | tail -1) && $k/aqcheck vm --kernel "
+                            "$k/vmlinuz --accel {accel} --cache {cache} --console {out}/console.log";
+  out.push_back({k + "/built-kernel/workloads", "kernel regression", k,
+                 "the kernel built from linux-source-" + k + " (ci/build-kernel.sh): every workload under scx_aqmap",
+                 host_shell(built + " -- run --workload all --audit-interval-ms 10 --json {report}"), {}, "", 3600});
+  out.push_back({k + "/built-kernel/conformance", "kernel regression", k,
+                 "the kernel built from linux-source-" + k + ": the kernel's own sched_ext contract selftests",
+                 host_shell(built + " --cpus 4 -- selftests --runner {cache}/selftests/" + k +
+                            "/runner --tests-file {cache}/selftests/" + k + "/contract-tests.txt --json {report}"),
+                 {}, "", 3600});
+  for (const auto& r : regressions)
+    out.push_back({k + "/kernel-regression/" + r.id, "kernel regression", k,
+                   "a kernel with " + r.title + " must FAIL: " + r.expect + "...",
+                   host_shell("ci/kernel-regressions.sh --series " + k + " --only " + r.id +
+                              " --out {out}/matrix --report {report}"),
+                   {1, r.expect}, "a kernel with " + r.title, 3600});
+}
+
 void add_kernel_cases(std::vector<Case>& out, Profile profile, const std::string& k,
-                      const std::vector<std::string>& workloads) {
+                      const std::vector<std::string>& workloads, const std::vector<Regression>& regressions) {
   const bool release = profile == Profile::release;
+  if (release) add_regression_cases(out, k, regressions);
   for (const auto& w : workloads) {
     if (!release && w != "cpu-baseline") continue;
     out.push_back({k + "/workload/" + w, "kernel", k, "workload " + w + " under scx_aqmap: every check of `run`",
@@ -130,8 +158,28 @@ void add_kernel_cases(std::vector<Case>& out, Profile profile, const std::string
 
 const char* profile_name(Profile p) { return p == Profile::smoke ? "smoke" : "release"; }
 
+std::vector<Regression> read_regressions(const std::string& source_dir) {
+  namespace fs = std::filesystem;
+  std::vector<Regression> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(source_dir) / "kernels" / "regressions", ec)) {
+    if (e.path().extension() != ".patch") continue;
+    Regression r{e.path().stem().string(), "", ""};
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line) && line != "---";) {
+      if (line.starts_with("Title: ")) r.title = line.substr(7);
+      if (line.starts_with("Expect: ")) r.expect = line.substr(8);
+    }
+    if (r.title.empty() || r.expect.empty())
+      throw std::runtime_error(e.path().string() + ": its header lacks Title: or Expect: (kernels/regressions/README.md)");
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(), [](const Regression& a, const Regression& b) { return a.id < b.id; });
+  return out;
+}
+
 std::vector<Case> cases_for(Profile profile, const std::vector<std::string>& kernels,
-                            const std::vector<std::string>& workloads) {
+                            const std::vector<std::string>& workloads, const std::vector<Regression>& regressions) {
   std::vector<Case> out;
   if (profile == Profile::release) {
     out.push_back({"host/properties/default", "properties", "",
@@ -164,7 +212,7 @@ std::vector<Case> cases_for(Profile profile, const std::vector<std::string>& ker
                    host_shell("/usr/bin/python3 -m pytest -q -p no:cacheprovider ci/tests/test_bad_input.py"), {}, "",
                    900});
   }
-  for (const auto& k : kernels) add_kernel_cases(out, profile, k, workloads);
+  for (const auto& k : kernels) add_kernel_cases(out, profile, k, workloads, regressions);
   std::sort(out.begin(), out.end(), [](const Case& a, const Case& b) { return a.id < b.id; });
   for (std::size_t i = 1; i < out.size(); i++)
     if (out[i].id == out[i - 1].id) throw std::logic_error("gate case listed twice: " + out[i].id);

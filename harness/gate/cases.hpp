@@ -37,10 +37,22 @@ struct Case {
   bool informational = false;
 };
 
+// A known-bad kernel of kernels/regressions/ (docs/kernel-ci.md): the
+// patch's id, and from its header the title and the failure reason expected.
+struct Regression {
+  std::string id, title, expect;
+};
+
+// kernels/regressions/*.patch under the source tree, sorted by id; a header
+// without Title or Expect throws std::runtime_error naming the file.
+std::vector<Regression> read_regressions(const std::string& source_dir);
+
 // Every case of a profile on these kernels (series, in the order given),
-// sorted by id.  workloads: the catalogue's names.
+// sorted by id.  workloads: the catalogue's names; regressions: the
+// known-bad kernels (release profile only).
 std::vector<Case> cases_for(Profile profile, const std::vector<std::string>& kernels,
-                            const std::vector<std::string>& workloads);
+                            const std::vector<std::string>& workloads,
+                            const std::vector<Regression>& regressions = {});
 
 // Shard i of n (1-based): every n-th case of the sorted list, starting at
 // i-1, so shards differ in size by one case at most.  The n shards together

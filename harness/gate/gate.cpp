@@ -199,7 +199,14 @@ int gate_command(const Options& o) {
   }
   std::vector<std::string> workloads;
   for (const auto& w : find_workload("all", default_workloads_dir())) workloads.push_back(w.name);
-  auto every = cases_for(profile, kernels, workloads);
+  std::vector<Regression> regressions;
+  try {
+    regressions = read_regressions(fs::path(default_workloads_dir()).parent_path().string());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "aqcheck: error: {}\n", e.what());
+    return exit_code::usage;
+  }
+  auto every = cases_for(profile, kernels, workloads, regressions);
   if (!o.only.empty()) {
     std::erase_if(every, [&](const Case& c) { return c.id.find(o.only) == std::string::npos; });
     if (every.empty()) {

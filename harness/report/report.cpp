@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/text.hpp"
+#include "fuzz/shrink.hpp"
 #include "report/html.hpp"
 #include "sched/qmap_upstream.hpp"
 #include "sched/scheduler.hpp"
@@ -73,6 +74,7 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
         {"duration_s", c.duration_s},
         {"wall_s", c.wall_s},
         {"attach_uptime_s", c.attach_uptime_s},
+        {"first_failure_s", c.first_failure_s},
         {"stress", {{"argv", c.stress_argv}, {"exit", c.stress_exit}, {"bogo_ops", c.bogo_ops},
                     {"baseline_bogo_ops", c.baseline_bogo_ops}}},
         {"exit", {{"kind", c.exit_kind}, {"kind_name", exit_kind_name(c.exit_kind)}, {"reason", c.exit_reason},
@@ -89,6 +91,7 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
         {"slab", {{"free", c.slab_free}, {"total", c.slab_total}}},
         {"series", series_json(c.series)},
         {"failures", c.failures},
+        {"failure_classes", classes_of(c.failures)},
         {"notes", c.notes},
     });
   }

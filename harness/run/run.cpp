@@ -115,6 +115,7 @@ void print_progress(int secs, const Scheduler& sched, const CaseResult& r, std::
 }
 
 void add_failure(CaseResult& r, std::string why) {
+  if (r.failures.empty() && r.attach_uptime_s > 0) r.first_failure_s = uptime_s() - r.attach_uptime_s;
   if (std::find(r.failures.begin(), r.failures.end(), why) == r.failures.end())
     r.failures.push_back(std::move(why));
 }

@@ -91,6 +91,9 @@ struct CaseResult {
   int stress_exit = -1;
   std::map<std::string, double> bogo_ops, baseline_bogo_ops;
   double attach_uptime_s = 0;   // /proc/uptime when attached
+  // Seconds from the (first) attach to the first failure recorded, -1 for
+  // none: how soon a check caught what it caught (kernels/regressions/).
+  double first_failure_s = -1;
   double wall_s = 0;
   std::uint64_t slab_free = 0, slab_total = 0;
   std::vector<std::string> failures;

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
+#include <sys/prctl.h>
 
 #include <chrono>
 #include <cstring>
@@ -50,6 +51,16 @@ std::string read_line(const char* path) {
   return s;
 }
 
+// Can this kernel core-schedule?  PR_SCHED_CORE_GET fails with EINVAL
+// without CONFIG_SCHED_CORE and with ENODEV without SMT; otherwise a dequeue
+// at pick (SCX_DEQ_CORE_SCHED_EXEC) is legal, and the custody ledger's
+// dequeue-at-pick rule is off (bpf/aqmap_custody.h).
+bool kernel_can_core_schedule() {
+  unsigned long cookie = 0;
+  if (prctl(PR_SCHED_CORE, PR_SCHED_CORE_GET, 0, 0 /* PIDTYPE_PID */, &cookie) == 0) return true;
+  return errno != EINVAL && errno != ENODEV;
+}
+
 // The two skeletons differ only in name: one implementation serves both.
 template <typename Skel>
 class SkelScheduler final : public Scheduler {
@@ -68,6 +79,7 @@ class SkelScheduler final : public Scheduler {
     skel_->rodata->wake_preempt_ns = o.wake_preempt_us * 1000;
     skel_->rodata->time_ops = o.time_ops;
     skel_->rodata->enqueue_delay_ns = o.enqueue_delay_us * 1000;
+    skel_->rodata->core_sched_possible = kernel_can_core_schedule();
     if (int err = Skel::load(skel_))
       throw LoadError(fmt::format("loading scx_aqmap failed: {} (see libbpf output above)", strerror(-err)));
   }

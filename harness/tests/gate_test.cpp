@@ -105,6 +105,22 @@ TEST(GateCommands, PlaceholdersAreFilledAndTheBaselineIsPassedOnlyWhenGiven) {
   EXPECT_TRUE(has(argv, "tcg-single"));
 }
 
+// Each known-bad kernel is a release case that must FAIL with its header's
+// reason; the repository's own kernels/regressions/ parse.
+TEST(GateRegressions, EachKnownBadKernelIsAReleaseCaseExpectingItsReason) {
+  const std::vector<aq::gate::Regression> regs{{"01-x", "a lost re-enqueue", "lost task: pid "}};
+  const auto release = aq::gate::cases_for(Profile::release, {"7.2"}, kWorkloads, regs);
+  const auto& c = find_case(release, "7.2/kernel-regression/01-x");
+  EXPECT_EQ(c.expect.exit, 1);
+  EXPECT_EQ(c.expect.reason_prefix, "lost task: pid ");
+  EXPECT_EQ(c.section, "kernel regression");
+  for (const auto& s : aq::gate::cases_for(Profile::smoke, {"7.2"}, kWorkloads, regs))
+    EXPECT_EQ(s.id.find("kernel-regression"), std::string::npos) << s.id;
+  const auto mine = aq::gate::read_regressions(AQ_SOURCE_DIR);
+  EXPECT_GE(mine.size(), 8U);
+  for (const auto& r : mine) EXPECT_FALSE(r.title.empty() || r.expect.empty()) << r.id;
+}
+
 aq::gate::Report shard_report(const std::string& kernel, const std::string& shard,
                               std::vector<std::pair<std::string, std::string>> cases) {
   aq::gate::Report r;
