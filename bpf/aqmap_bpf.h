@@ -3,7 +3,9 @@
  * What scx_aqmap needs from the BPF side that the scx tree's common.bpf.h
  * would normally give: struct_ops section macros, arena annotations, a
  * may_goto loop guard and the bstr wrappers of scx_bpf_error()/dump().
- * Kept small on purpose: vmlinux.h of the target kernel declares every kfunc.
+ * Kept small on purpose: vmlinux.h of the target kernel declares every kfunc
+ * (a kernel built with pahole < 1.26 too: docs/kernel-ci.md "Building a
+ * kernel").
  */
 #ifndef __AQMAP_BPF_H
 #define __AQMAP_BPF_H

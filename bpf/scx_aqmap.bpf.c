@@ -259,6 +259,23 @@ static struct task_ctx __arena *peek_task_ctx(struct task_struct *p)
 	return v ? v->taskc : NULL;
 }
 
+/*
+ * bpf_arena_alloc_pages() as the BPF side must see it: returning an arena
+ * pointer.  Debian's kernels declare it so in vmlinux.h (their pahole encodes
+ * KF_ARENA_RET as the arena address space); a kernel built with bookworm's
+ * pahole 1.24 (ci/build-kernel.sh) declares void *, and the verifier then
+ * rejects every use of the slab.  libbpf resolves this "___aq" flavour to the
+ * kernel's bpf_arena_alloc_pages.  The ops twin's shim implements the kfunc
+ * itself.
+ */
+#ifdef AQOPS_SHIM_VMLINUX_H
+#define arena_alloc_pages bpf_arena_alloc_pages
+#else
+extern void __arena *bpf_arena_alloc_pages___aq(void *p__map, void __arena *addr__ign, u32 page_cnt, int node_id,
+						u64 flags) __ksym;
+#define arena_alloc_pages bpf_arena_alloc_pages___aq
+#endif
+
 /* ---- the custody ledger (aqmap_custody.h) -------------------------------- */
 
 static void custody_violation(enum aq_custody_violation kind, struct task_struct *p, u32 state)
@@ -1028,7 +1045,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(aqmap_init)
 		return ret;
 
 	nr_pages = (max_tasks * sizeof(struct task_ctx) + 4095) / 4096;
-	slab = bpf_arena_alloc_pages(&arena, NULL, nr_pages, NUMA_NO_NODE, 0);
+	slab = arena_alloc_pages(&arena, NULL, nr_pages, NUMA_NO_NODE, 0);
 	if (!slab)
 		return -ENOMEM;
 

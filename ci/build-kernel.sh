@@ -155,7 +155,8 @@ for item in "${spec[@]}"; do
   esac
 done
 patch_files+=("${regression_files[@]}")
-inputs=$( { echo "$source_name"; [ -z "$tree" ] || echo "$tree"; cat "${frag_files[@]}"; cat "${patch_files[@]}" /dev/null; } \
+inputs=$( { echo "$source_name"; [ -z "$tree" ] || echo "$tree"; cat "${frag_files[@]}"; cat "${patch_files[@]}" /dev/null
+            pahole --version 2>/dev/null; cat "$repo"/kernels/tools/*; } \
   | sha256sum | cut -c1-10)
 name="$profile-$inputs"
 [ ${#regression_ids[@]} -eq 0 ] || name+="+$(IFS=+; echo "${regression_ids[*]}")"
@@ -249,13 +250,39 @@ if [ $config_only -eq 1 ]; then
   exit 0
 fi
 
+# --- pahole older than 1.26 writes no "bpf_kfunc" decl tags, and without
+# them no sched_ext scheduler loads on the kernel (kernels/tools/btf_kfunc_tags.c
+# says why); kernels/tools/pahole-kfunc-tags.sh adds them after pahole runs.
+make_pahole=()
+pahole_num=$(sed -n 's/^v\([0-9]*\)\.\([0-9]*\).*/\1\2/p' <<<"$pahole_version")
+if [ -n "$pahole_num" ] && [ "$pahole_num" -lt 126 ]; then
+  tools=$root/tools
+  mkdir -p "$tools"
+  if [ ! -x "$tools/btf_kfunc_tags" ] || [ "$repo/kernels/tools/btf_kfunc_tags.c" -nt "$tools/btf_kfunc_tags" ]; then
+    cc -O2 -Wall -o "$tools/btf_kfunc_tags" "$repo/kernels/tools/btf_kfunc_tags.c" -lbpf \
+      || die 6 "cannot build kernels/tools/btf_kfunc_tags.c (libbpf-dev from ci/setup.sh)"
+  fi
+  grep -rhoE --include='*.c' 'BTF_ID_FLAGS\(func, *[A-Za-z0-9_]+' "$src" | sed 's/.*, *//' | sort -u > "$build/kfuncs.txt"
+  export AQ_REAL_PAHOLE AQ_BTF_KFUNC_TAGS=$tools/btf_kfunc_tags AQ_KFUNC_LIST=$build/kfuncs.txt
+  AQ_REAL_PAHOLE=$(command -v pahole)
+  make_pahole=(PAHOLE="$repo/kernels/tools/pahole-kfunc-tags.sh")
+  log "pahole $pahole_version writes no kfunc decl tags: adding them for $(wc -l < "$build/kfuncs.txt") kfuncs (kernels/tools/pahole-kfunc-tags.sh)"
+fi
+
+# kbuild does not see a change of PAHOLE: relink when the BTF step changed.
+btf_step="$pahole_version ${make_pahole[*]} $(cat "$repo"/kernels/tools/* | sha256sum | cut -c1-10)"
+if [ "$(cat "$build/.aqcheck-btf-step" 2>/dev/null)" != "$btf_step" ]; then
+  rm -f "$build/vmlinux" "$build/vmlinux.unstripped"
+  echo "$btf_step" > "$build/.aqcheck-btf-step"
+fi
+
 # --- build
 kind=incremental
-[ -s "$build/vmlinux" ] || kind=full
+[ -s "$build/vmlinux.o" ] || kind=full
 log "building ($kind, -j$jobs) in $build: log $build/build.log"
 t=$(date +%s)
 if ! make -C "$src" O="$build" ARCH=x86_64 -j"$jobs" KBUILD_BUILD_USER=aqcheck KBUILD_BUILD_HOST=aqcheck \
-     bzImage > "$build/build.log" 2>&1; then
+     "${make_pahole[@]}" bzImage > "$build/build.log" 2>&1; then
   grep -m5 -E 'error|Error' "$build/build.log" >&2 || tail -5 "$build/build.log" >&2
   die 6 "kernel build failed: $build/build.log"
 fi
@@ -273,6 +300,10 @@ bpftool btf dump file "$build/vmlinux" format c > "$out.tmp/vmlinux.h" \
   || die 6 "bpftool could not dump the BTF of $build/vmlinux"
 grep -q 'struct sched_ext_ops {' "$out.tmp/vmlinux.h" \
   || die 7 "the built vmlinux's BTF has no struct sched_ext_ops (pahole $pahole_version)"
+# Each sched_ext kfunc declared as BPF programs call it: without its hidden
+# bpf_prog_aux argument (KF_IMPLICIT_ARGS, rewritten by resolve_btfids).
+grep -q '^extern s32 scx_bpf_select_cpu_dfl(struct task_struct \*p, s32 prev_cpu, u64 wake_flags, bool \*is_idle) __weak __ksym;' \
+  "$out.tmp/vmlinux.h" || die 7 "the built vmlinux's BTF does not declare scx_bpf_select_cpu_dfl() as BPF programs call it (no kfunc decl tags? pahole $pahole_version)"
 echo "$release" > "$out.tmp/release"
 version="$release ($source_name, profile $profile, config $config_hash"
 [ ${#regression_ids[@]} -eq 0 ] || version+=", regression $(IFS=+; echo "${regression_ids[*]}")"
@@ -292,6 +323,6 @@ json.dump({
 }, open(sys.argv[1], "w"), indent=2)
 PY
 rm -rf "$out"; mv "$out.tmp" "$out"
-log "built $version: $kind build in $seconds s, image $(( image_bytes / 1024 )) KiB"
+log "built $version): $kind build in $seconds s, image $(( image_bytes / 1024 )) KiB"
 build_aqcheck
 echo "$out"
