@@ -276,13 +276,18 @@ if [ "$(cat "$build/.aqcheck-btf-step" 2>/dev/null)" != "$btf_step" ]; then
   echo "$btf_step" > "$build/.aqcheck-btf-step"
 fi
 
+# The release names the build, so every report (the guest's uname) does:
+# 7.2.13-aq-<profile>-<inputs>[-r<regression numbers>].
+localversion="-aq-$profile-$inputs"
+for r in "${regression_ids[@]}"; do localversion+="-r${r%%-*}"; done
+
 # --- build
 kind=incremental
 [ -s "$build/vmlinux.o" ] || kind=full
 log "building ($kind, -j$jobs) in $build: log $build/build.log"
 t=$(date +%s)
 if ! make -C "$src" O="$build" ARCH=x86_64 -j"$jobs" KBUILD_BUILD_USER=aqcheck KBUILD_BUILD_HOST=aqcheck \
-     "${make_pahole[@]}" bzImage > "$build/build.log" 2>&1; then
+     LOCALVERSION="$localversion" "${make_pahole[@]}" bzImage > "$build/build.log" 2>&1; then
   grep -m5 -E 'error|Error' "$build/build.log" >&2 || tail -5 "$build/build.log" >&2
   die 6 "kernel build failed: $build/build.log"
 fi
@@ -291,7 +296,7 @@ unapply
 trap - EXIT
 
 # --- output
-release=$(make -s -C "$src" O="$build" ARCH=x86_64 kernelrelease 2>/dev/null | tail -1)
+release=$(make -s -C "$src" O="$build" ARCH=x86_64 LOCALVERSION="$localversion" kernelrelease 2>/dev/null | tail -1)
 mkdir -p "$out.tmp"
 cp "$build/arch/x86/boot/bzImage" "$out.tmp/vmlinuz"
 cp "$build/.config" "$out.tmp/config"
