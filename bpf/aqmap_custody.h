@@ -22,6 +22,10 @@
  * that the kernel calls holding the task's rq or pi lock checks the ledger
  * against what that call means, and counts each disagreement by kind.
  *
+ * A task that scx_bpf_dsq_reenq() re-enqueues from a user DSQ goes through
+ * ops.enqueue() again still in custody, without an ops.dequeue(): the one
+ * enqueue that may find a custody open.
+ *
  * A custody ends when the task reaches a local DSQ, so the task is out of
  * custody when it is picked.  Only core scheduling may pick a task still in
  * the scheduler's custody, and the kernel then says so with

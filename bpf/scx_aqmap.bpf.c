@@ -88,6 +88,7 @@ const volatile u64 wake_preempt_ns = 2000000;	/* 0: no wakeup preemption */
 const volatile bool time_ops;			/* time each list operation (qa.op_costs) */
 const volatile u64 enqueue_delay_ns;		/* test knob: busy-wait in every enqueue */
 const volatile bool core_sched_possible;	/* the kernel can core-schedule (the loader asks it) */
+const volatile bool reenq_shared;		/* every dispatch re-enqueues the shared DSQ (aqcheck --reenq-shared) */
 
 #define SHARED_DSQ	0
 #define HIGHPRI_DSQ	1
@@ -662,7 +663,13 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 	enqueue_delay();
 	if (!(taskc = lookup_task_ctx(p)))
 		return;
-	custody_expect_none(p, taskc, AQ_CV_ENQUEUE);
+	/*
+	 * A task that scx_bpf_dsq_reenq() takes off a user DSQ comes back through
+	 * ops.enqueue() still in custody, with no ops.dequeue() between
+	 * (Documentation/scheduler/sched-ext.rst): only --reenq-shared does that.
+	 */
+	if (!(reenq_shared && (enq_flags & SCX_ENQ_REENQ) && READ_ONCE(taskc->custody) == AQ_CUSTODY_DISPATCHED))
+		custody_expect_none(p, taskc, AQ_CV_ENQUEUE);
 	if (error_after_enqueues && qa.stats.nr_enqueued + 1 >= error_after_enqueues) {
 		scx_bpf_error("aqmap test knob: error after %llu enqueues", error_after_enqueues);
 		return;
@@ -670,8 +677,11 @@ void BPF_STRUCT_OPS(aqmap_enqueue, struct task_struct *p, u64 enq_flags)
 
 	if (enq_flags & SCX_ENQ_REENQ) {
 		stat_inc(nr_reenqueued);
-		enqueue_on_dsq(p, taskc, SHARED_DSQ, enq_flags);
-		return;
+		if (!reenq_shared) {
+			enqueue_on_dsq(p, taskc, SHARED_DSQ, enq_flags);
+			return;
+		}
+		/* --reenq-shared: back on its FIFO, in custody like any enqueue. */
 	}
 
 	stamp_ready(taskc);
@@ -915,6 +925,16 @@ void BPF_STRUCT_OPS(aqmap_dispatch, s32 cpu, struct task_struct *prev)
 	u32 batch = dsp_batch ?: 1;
 	enum pop_result r;
 	int i;
+
+	/*
+	 * --reenq-shared: have the kernel re-enqueue the shared DSQ while other
+	 * CPUs dispatch into it.  Its reenq_user() must wait out a task that a
+	 * dispatcher has inserted but not yet released (SCX_OPSS_DISPATCHING),
+	 * or the dispatcher's last store clobbers the re-enqueue and the task is
+	 * lost (kernels/regressions/01-reenq-skips-dispatching-wait.patch).
+	 */
+	if (reenq_shared)
+		scx_bpf_dsq_reenq(SHARED_DSQ, 0);
 
 	if (scx_bpf_dsq_move_to_local(HIGHPRI_DSQ) || scx_bpf_dsq_move_to_local(SHARED_DSQ))
 		return;

@@ -127,6 +127,9 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
                  "wakeup preemption: a wakee that ran less than this since it last queued preempts its CPU, "
                  "with a slice this long (default 2000; 0: off)")
       ->check(CLI::Range(0, 100000)));
+  aqmap_only.push_back(run.add_flag("--reenq-shared", s.reenq_shared,
+                 "every ops.dispatch re-enqueues the shared DSQ (scx_bpf_dsq_reenq) and re-enqueued tasks go back "
+                 "on their FIFOs: drives the kernel's user-DSQ re-enqueue path (docs/kernel-ci.md)"));
   run.final_callback([&s, aqmap_only, stall_nth, variant] {
     const auto builds = s.scheduler == aq::kQmapUpstream ? aq::qmap_upstream_variants() : aq::scheduler_variants();
     if (std::find(builds.begin(), builds.end(), s.variant) == builds.end())

@@ -5,6 +5,7 @@ Debian's linux-source-7.2 as ci/kernel-source.sh unpacks it into
 $AQ_CACHE/src/7.2.  Without that source the apply test is SKIPPED with the
 reason, and FAILS under CI=true or AQCHECK_REQUIRE_KERNEL=1 (conftest.py's
 convention for missing prerequisites).  No kernel is built here."""
+import json
 import os
 import pathlib
 import re
@@ -168,3 +169,44 @@ def test_readme_lists_every_regression():
     readme = (REGRESSIONS / "README.md").read_text()
     missing = [pathlib.Path(p).stem for p in PATCHES if f"`{pathlib.Path(p).stem}`" not in readme]
     assert not missing, f"kernels/regressions/README.md's table lacks {missing}"
+
+
+# --- the matrix's judge (ci/kernel-regressions.sh's summary) --------------------
+
+def _run(d, name, exit_code, failures, classes, first=None):
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{name}.exit").write_text(f"{exit_code}\n")
+    case = {"failures": failures, "failure_classes": classes, "first_failure_s": -1 if first is None else first,
+            "host": {"stalls": 0}}
+    (d / f"{name}.json").write_text(json.dumps({"kernel": "7.2.13-aq", "seed": 1, "cases": [case]}))
+
+
+def test_the_matrix_judges_catches_survivors_and_controls(tmp_path):
+    rows = [("01-a", "revert", "A", "run --workload cpu-baseline", "lost task:", "strong"),
+            ("02-b", "seeded", "B", "run --workload cpu-baseline", "custody protocol violated:", "strong"),
+            ("03-c", "seeded", "C", "run --workload cpu-baseline", "kernel log:", "weak"),
+            ("04-d", "revert", "D", "run --workload cpu-baseline", "stuck task:", "strong")]
+    (tmp_path / "regressions.tsv").write_text("".join("\t".join(r) + "\n" for r in rows))
+    (tmp_path / "control").mkdir()
+    (tmp_path / "control/scenarios.tsv").write_text("k1\trun --workload cpu-baseline\n")
+    _run(tmp_path / "control", "k1", 0, [], [])
+    _run(tmp_path / "01-a", "run-1", 1, ["lost task: pid 7"], ["stuck-task"], 3.5)
+    _run(tmp_path / "02-b", "run-1", 1, ["stuck task: pid 9"], ["stuck-task"], 2.0)
+    _run(tmp_path / "03-c", "run-1", 1, ["kernel log: WARNING x"], ["kernel-watchdog-stall"], 31.0)
+    _run(tmp_path / "04-d", "run-1", 0, [], [])
+    for r in rows:
+        (tmp_path / r[0] / "build.json").write_text(json.dumps({"build_seconds": 60, "version": "v"}))
+    assert kr.summarize(tmp_path) == 1
+    m = json.loads((tmp_path / "matrix.json").read_text())
+    verdicts = {r["id"]: r["verdict"] for r in m["regressions"]}
+    assert verdicts == {"01-a": "caught", "02-b": "caught by another check", "03-c": "weak catch",
+                        "04-d": "SURVIVED"}, verdicts
+    assert m["regressions"][0]["seconds_to_catch"] == 3.5
+    assert "SURVIVED" in (tmp_path / "matrix.md").read_text()
+    # Every regression caught by its check, every control passed: PASS; a failed control makes it FAIL.
+    for rid in ("02-b", "03-c", "04-d"):
+        expect = dict((r[0], r[4]) for r in rows)[rid]
+        _run(tmp_path / rid, "run-1", 1, [expect + " pid 1"], ["stuck-task"], 1.0)
+    assert kr.summarize(tmp_path) == 0
+    _run(tmp_path / "control", "k1", 1, ["stress-ng failed: exit status 2"], ["stress-ng"])
+    assert kr.summarize(tmp_path) == 1

@@ -83,7 +83,7 @@ std::string reproduction(const Options& o, const std::string& kernel) {
   RunConfig rc;
   rc.host_exe = o.host_exe;
   const auto cmd = o.host_command.empty() ? o.command_line : o.host_command;
-  return fmt::format("{} vm --kernel {} -- {}   # kernel {}", rerun_executable(rc), kernel_series(kernel), cmd, kernel);
+  return fmt::format("{} vm --kernel {} -- {}   # kernel {}", rerun_executable(rc), rerun_kernel(kernel), cmd, kernel);
 }
 
 json to_json(const Options& o, const Result& r, const std::string& repro) {

@@ -1,5 +1,7 @@
 #include "common/text.hpp"
 
+#include <cstdlib>
+
 namespace aq {
 
 std::string_view trim(std::string_view s) {
@@ -62,6 +64,11 @@ std::string kernel_series(std::string_view release) {
   const auto dot = release.find('.');
   if (dot == std::string_view::npos) return std::string(release);
   return std::string(release.substr(0, release.find_first_not_of("0123456789", dot + 1)));
+}
+
+std::string rerun_kernel(std::string_view release) {
+  if (const char* k = std::getenv("AQCHECK_HOST_KERNEL"); k && *k) return k;
+  return kernel_series(release);
 }
 
 }  // namespace aq

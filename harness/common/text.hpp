@@ -27,5 +27,9 @@ std::string html_path_beside(std::string_view report_path);
 
 // "7.2.13+deb14-cloud-amd64" -> "7.2": what `aqcheck vm --kernel` takes.
 std::string kernel_series(std::string_view release);
+// What a rerun command passes to `aqcheck vm --kernel`: the host's kernel
+// image when `aqcheck vm` booted one given as a path (AQCHECK_HOST_KERNEL,
+// set by the guest's /init), else the series of the running release.
+std::string rerun_kernel(std::string_view release);
 
 }  // namespace aq

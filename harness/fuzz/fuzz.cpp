@@ -223,13 +223,13 @@ class Session {
   }
 
   std::string replay_command(const fs::path& host_spec) const {
-    return fmt::format("{} vm --kernel {} -- fuzz --replay {}{}", rerun_executable(opts_.base), kernel_series(kernel_),
+    return fmt::format("{} vm --kernel {} -- fuzz --replay {}{}", rerun_executable(opts_.base), rerun_kernel(kernel_),
                        shell_quote(host_spec.string()), shared_run_options());
   }
   std::string run_command_for(const FuzzSpec& spec, const fs::path& host_job) const {
     std::vector<std::string> args{"run", "--workload", host_job.string()};
     for (auto& o : run_options_of(spec)) args.push_back(o);
-    return fmt::format("{} vm --kernel {} -- {}{}", rerun_executable(opts_.base), kernel_series(kernel_),
+    return fmt::format("{} vm --kernel {} -- {}{}", rerun_executable(opts_.base), rerun_kernel(kernel_),
                        shell_join(args), shared_run_options());
   }
   // Session options every scenario shares (not in its spec): only when not the default.

@@ -128,6 +128,12 @@ void add_kernel_cases(std::vector<Case>& out, Profile profile, const std::string
                    run(k, args), {1, n.reason_prefix}, n.blind_spot, 900});
   }
   if (!release) return;
+  // A mode that drives a kernel path nothing else does: the user-DSQ
+  // re-enqueue (reenq_user()) racing dispatchers (docs/kernel-ci.md).
+  out.push_back({k + "/mode/reenq-shared", "kernel", k,
+                 "scx_aqmap --reenq-shared under mix-all: the kernel re-enqueues the shared DSQ while CPUs dispatch into "
+                 "it; every check of `run`",
+                 run(k, {"--workload", "mix-all", "--reenq-shared"}), {}, "", 900});
   out.push_back({k + "/cycles", "kernel", k, "50 attach/detach cycles under load, slab whole after each",
                  run(k, {"--cycles", "50", "--duration", "25", "--stress", "--cpu 2 --fork 1 --yield 1"},
                      "{accel_single}"),

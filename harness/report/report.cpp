@@ -56,7 +56,7 @@ std::string reproduction_command(const RunConfig& cfg, const std::string& kernel
   // command (set by `aqcheck vm`) is what reruns it from the host.
   std::string cmd = cfg.host_command.empty() ? cfg.command_line : cfg.host_command;
   if (cmd.find("--seed") == std::string::npos) cmd += fmt::format(" --seed {}", cfg.seed);
-  return fmt::format("{} vm --kernel {} -- {}   # kernel {}", rerun_executable(cfg), kernel_series(kernel), cmd,
+  return fmt::format("{} vm --kernel {} -- {}   # kernel {}", rerun_executable(cfg), rerun_kernel(kernel), cmd,
                      kernel);
 }
 
@@ -111,6 +111,7 @@ nlohmann::json to_json(const RunConfig& cfg, const RunResult& res, const std::st
         {"variant", o.variant},
         {"options",
          {{"slice_us", o.slice_us}, {"dsp_batch", o.dsp_batch}, {"highpri_boosting", o.highpri_boosting},
+          {"reenq_shared", o.reenq_shared},
           {"max_tasks", o.max_tasks}, {"error_after_enqueues", o.error_after_enqueues},
           {"fail_lock_every", o.fail_lock_every}, {"starve_ms", o.starve_ms},
           {"stuck_after_ms", o.stuck_after_ms}}}}},

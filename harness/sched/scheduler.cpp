@@ -80,6 +80,7 @@ class SkelScheduler final : public Scheduler {
     skel_->rodata->time_ops = o.time_ops;
     skel_->rodata->enqueue_delay_ns = o.enqueue_delay_us * 1000;
     skel_->rodata->core_sched_possible = kernel_can_core_schedule();
+    skel_->rodata->reenq_shared = o.reenq_shared;
     if (int err = Skel::load(skel_))
       throw LoadError(fmt::format("loading scx_aqmap failed: {} (see libbpf output above)", strerror(-err)));
   }

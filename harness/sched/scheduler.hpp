@@ -41,6 +41,11 @@ struct SchedOptions {
   std::uint64_t wake_preempt_us = kDefaultWakePreemptUs;  // a wakee that ran less preempts its CPU (0: off)
   bool time_ops = false;                   // time each FIFO operation (arena op_costs): aqcheck bench
   std::uint64_t enqueue_delay_us = 0;      // test knob: every enqueue busy-waits (a slowed build)
+  // Every ops.dispatch asks the kernel to re-enqueue the shared DSQ
+  // (scx_bpf_dsq_reenq), and re-enqueued tasks go back on their FIFOs: the
+  // kernel's reenq_user() path and its race with a dispatcher's final store
+  // (kernels/regressions/01-*), which nothing else drives.
+  bool reenq_shared = false;
 };
 
 struct ExitInfo {

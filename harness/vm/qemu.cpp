@@ -263,9 +263,12 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   const auto argv_in_guest = guest_argv(o.subcommand, run_args, guest, fs::current_path().string(),
                                         fs::read_symlink("/proc/self/exe").string());
   // What init reads from /proc/cmdline: the arguments and the directory to run in.
-  const auto guest_params = fmt::format("aqcheck.args={} aqcheck.cwd={} aqcheck.dump_at={}",
+  // A kernel given as a path (ci/build-kernel.sh's) goes into rerun commands
+  // as that path, not as the series its release starts with.
+  const auto host_kernel = fs::exists(o.kernel) ? " aqcheck.kernel=" + base64_encode(kernel.image.string()) : "";
+  const auto guest_params = fmt::format("aqcheck.args={} aqcheck.cwd={} aqcheck.dump_at={}{}",
                                         encode_run_args(argv_in_guest), base64_encode(fs::current_path().string()),
-                                        guest_watchdog_uptime(o.timeout_s));
+                                        guest_watchdog_uptime(o.timeout_s), host_kernel);
   if (guest_params.size() > max_guest_params)
     throw VmError(exit_code::usage,
                   fmt::format("run arguments too long for the kernel command line ({} bytes encoded, max {})",

@@ -148,6 +148,7 @@ enum {
 s32 scx_bpf_select_cpu_dfl(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *is_idle);
 void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags);
 bool scx_bpf_dsq_move_to_local(u64 dsq_id);
+void scx_bpf_dsq_reenq(u64 dsq_id, u64 reenq_flags);
 void scx_bpf_kick_cpu(s32 cpu, u64 flags);
 s32 scx_bpf_task_cpu(const struct task_struct *p);
 s32 scx_bpf_pick_idle_cpu(const struct cpumask *cpus_allowed, u64 flags);

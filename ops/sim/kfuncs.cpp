@@ -85,6 +85,15 @@ bool scx_bpf_dsq_move_to_local(u64 dsq_id)
 	return k.move_to_local(dsq_id);
 }
 
+void scx_bpf_dsq_reenq(u64, u64)
+{
+	// Not modelled: the kernel re-enqueues a user DSQ asynchronously, from
+	// another CPU's balance (reenq_user()), and only scx_aqmap's
+	// --reenq-shared asks for it, which no script sets (ops/README.md, "Not
+	// yet done").
+	kernel().helper_step("scx_bpf_dsq_reenq");
+}
+
 void scx_bpf_kick_cpu(s32 cpu, u64)
 {
 	// Kicks end idleness sooner; the script and the drain schedule every
