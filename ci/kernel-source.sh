@@ -19,12 +19,15 @@
 # kselftest headers; libbpf, bpftool (needs kernel/bpf/disasm.[ch]), the
 # tools headers and build system; libbpf's bpf_helper_defs.h generator
 # (scripts/bpf_doc.py over include/uapi/linux/bpf.h); tools/sched_ext's scx
-# headers.  ~8 MB in all.  The last line is for reading only: the sched_ext
+# headers; the kernel's KTAP parser (tools/testing/kunit: ci/tests/test_ktap.py
+# validates aqcheck's --ktap with it).  ~8 MB in all.  The last line is for
+# reading only: the sched_ext
 # core (kernel/sched/ext/ in 7.x), its documentation, and the top Makefile
 # (the kernel version).
 src_members=(
   tools/testing/selftests/sched_ext tools/testing/selftests/lib.mk 'tools/testing/selftests/kselftest*.h'
   tools/lib tools/bpf tools/include tools/build tools/scripts tools/arch/x86 tools/sched_ext
+  tools/testing/kunit
   kernel/bpf/disasm.c kernel/bpf/disasm.h scripts/bpf_doc.py include/uapi/linux/bpf.h
   'kernel/sched/ext*' include/linux/sched/ext.h Documentation/scheduler/sched-ext.rst Makefile
 )

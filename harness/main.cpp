@@ -26,6 +26,7 @@
 #include "fuzz/fuzz.hpp"
 #include "gate/gate.hpp"
 #include "report/html.hpp"
+#include "report/ktap.hpp"
 #include "run/run.hpp"
 #include "sched/qmap_upstream.hpp"
 #include "sched/scheduler.hpp"
@@ -57,6 +58,7 @@ void add_selftest_options(CLI::App& app, aq::SelftestOptions& o) {
   app.add_option("--tests-file", o.tests_file, "test names, the first word of each line (contract-tests.txt)");
   app.add_option("--tests", o.tests, "test names, comma-separated");
   app.add_option("--json", o.json, "write the JSON report here");
+  app.add_option("--ktap", o.ktap, "write KTAP v1 here, for kernel CI systems");
   app.add_option("--test-timeout-s", o.test_timeout_s, "SIGKILL a runner that gives no result within this")
       ->check(CLI::Range(10, 3600));
   app.add_option("--host-command", o.host_command, "(set by `aqcheck vm`)")->group("");
@@ -79,6 +81,7 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_option("--json", cfg.json, "write the JSON report here");
   run.add_option("--junit", cfg.junit, "write a JUnit XML report here");
   run.add_option("--markdown", cfg.markdown, "write a markdown summary here");
+  run.add_option("--ktap", cfg.ktap, "write KTAP v1 here, for kernel CI systems (docs/kernel-ci.md \"KTAP\")");
   run.add_option("--seed", cfg.seed, "stress-ng random seed (default: random, printed)");
   run.add_option("--audit-interval-ms", cfg.audit_interval_ms, "period of the in-kernel list audit")
       ->check(CLI::Range(1, 60000));
@@ -157,6 +160,7 @@ void add_fuzz_options(CLI::App& fuzz, aq::FuzzOptions& o) {
   fuzz.add_option("--budget", o.budget, "time for the whole session: 90s, 30m, 2h, 1h30m");
   fuzz.add_option("--seed", o.seed, "session seed; scenario seeds derive from it (default: random, printed)");
   fuzz.add_option("--out", o.out_dir, "directory for specs, reports and summaries (default out/fuzz-<time>)");
+  fuzz.add_option("--ktap", o.ktap, "write the summary as KTAP v1 here, for kernel CI systems");
   fuzz.add_option("--replay", o.replay, "run exactly the scenario of this spec file (then confirm and shrink a FAIL)");
   fuzz.add_flag("--stop-on-fail", o.stop_on_fail, "end the session at the first FAIL (after shrinking it)");
   fuzz.add_option("--workloads-dir", o.base.workloads_dir, "workload catalogue the stressors are drawn from");
@@ -373,6 +377,7 @@ static int run_main(int argc, char** argv) {
       ->check(CLI::IsMember({"smoke", "release"}));
   gate->add_option("--kernels", gate_opts.kernels, "kernel series, comma-separated (default 7.2)");
   gate->add_option("--shard", gate_opts.shard, "run shard I of N (I/N) of the sorted cases (default 1/1)");
+  gate->add_option("--ktap", gate_opts.ktap, "also write the gate report as KTAP v1 here, for kernel CI systems");
   gate->add_option("--out", gate_opts.out_dir, "directory for gate.json, gate.md, gate.junit.xml and cases/");
   gate->add_option("--case", gate_opts.only, "run only the cases whose id contains this (e.g. 7.2/negative/)");
   gate->add_option("--accel", gate_opts.accel, "qemu accelerator: tcg (default), kvm, or auto (kvm if /dev/kvm opens)")
@@ -403,6 +408,10 @@ static int run_main(int argc, char** argv) {
   auto* html = report->add_subcommand("html", "the HTML page with charts of a run, gate or fuzz summary JSON report");
   html->add_option("report", html_input, "REPORT.json (aqcheck-report/1, aqcheck-gate/1 or aqcheck-fuzz/1)")->required();
   html->add_option("--out", html_out, "write the page here (default: REPORT.html beside the report)");
+  std::string ktap_input, ktap_out;
+  auto* ktap = report->add_subcommand("ktap", "KTAP v1 of a run, fuzz summary, gate or selftests JSON report");
+  ktap->add_option("report", ktap_input, "REPORT.json")->required();
+  ktap->add_option("--out", ktap_out, "write it here (default: standard output)");
 
   int exit_request = 0;
   auto* guest_exit = app.add_subcommand("guest-exit", "(inside the VM) power off with an exit code");
@@ -428,6 +437,7 @@ static int run_main(int argc, char** argv) {
   if (*merge) return aq::gate::report_merge(merge_inputs, merge_out);
   if (*compare) return aq::gate::report_compare(compare_inputs[0], compare_inputs[1]);
   if (*html) return aq::report_html_command(html_input, html_out);
+  if (*ktap) return aq::report_ktap_command(ktap_input, ktap_out);
   if (*guest_watchdog) return aq::guest_watchdog(watchdog_uptime);
 
   if (*vm) {

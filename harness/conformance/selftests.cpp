@@ -23,6 +23,7 @@
 #include "common/proc_files.hpp"
 #include "common/process.hpp"
 #include "common/text.hpp"
+#include "report/ktap.hpp"
 #include "report/report.hpp"
 #include "run/run.hpp"
 #include "vm/vm.hpp"
@@ -191,6 +192,7 @@ int selftests_command(const SelftestOptions& o) {
                            {"failures", failures}};
     try {
       write_file_atomic(o.json, j.dump(2) + "\n");
+      if (!o.ktap.empty()) write_file_atomic(o.ktap, ktap_document(ktap_tests_of(j)));
     } catch (const std::exception& e) {
       fmt::print(stderr, "aqcheck: error: writing {}: {}\n", o.json, e.what());
       return exit_code::internal;

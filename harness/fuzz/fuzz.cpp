@@ -21,6 +21,7 @@
 #include "fuzz/spec.hpp"
 #include "common/kmsg.hpp"
 #include "report/html.hpp"
+#include "report/ktap.hpp"
 #include "report/report.hpp"
 #include "sched/scheduler.hpp"
 #include "workload/workload.hpp"
@@ -503,6 +504,7 @@ class Session {
       const auto md = summary_markdown(j);
       write_file_atomic((out_ / "summary.md").string(), md);
       write_file_atomic((out_ / "summary.html").string(), report_html(j));
+      if (!opts_.ktap.empty()) write_file_atomic(opts_.ktap, ktap_document(ktap_tests_of(j)));
       fmt::print("\n{}\naqcheck: fuzz: summary {}, {} and {}\n", md, host_path(out_ / "summary.json").string(),
                  host_path(out_ / "summary.md").string(), host_path(out_ / "summary.html").string());
     } catch (const std::exception& e) {

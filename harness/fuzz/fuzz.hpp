@@ -27,6 +27,7 @@ struct FuzzOptions {
   std::string budget;             // as given ("30m"); required unless replay
   std::uint64_t seed = 0;         // 0: random, printed
   std::string out_dir;            // "" = out/fuzz-<time>
+  std::string ktap;               // KTAP v1 of the summary ("" = none)
   std::string replay;             // a spec file: run exactly that scenario
   bool stop_on_fail = false;
   // In a VM: out_dir as the host sees it (the guest's /out/<x> comes back

@@ -20,6 +20,8 @@
 #include "common/text.hpp"
 #include "gate/cases.hpp"
 #include "gate/report.hpp"
+#include "report/ktap.hpp"
+#include "report/report.hpp"
 #include "run/run.hpp"
 #include "workload/workload.hpp"
 
@@ -269,6 +271,7 @@ int gate_command(const Options& o) {
   r.elapsed_s = std::chrono::duration<double>(Clock::now() - t0).count();
   try {
     write_reports(r, out.string());
+    if (!o.ktap.empty()) write_file_atomic(o.ktap, ktap_document(ktap_tests_of(to_json(r))));
   } catch (const std::exception& e) {
     fmt::print(stderr, "aqcheck: error: writing the gate report: {}\n", e.what());
     return exit_code::internal;

@@ -24,6 +24,7 @@ struct Options {
   // instead of its own (e.g. normal), so each must FAIL the gate.
   std::string negative_variant;
   bool mainline_gates = false;        // mainline scx_qmap's FAILs gate too (default: INFO)
+  std::string ktap;                   // KTAP v1 of the gate report ("" = none)
   std::string command_line;
 };
 

@@ -11,6 +11,7 @@
 #include "common/text.hpp"
 #include "fuzz/shrink.hpp"
 #include "report/html.hpp"
+#include "report/ktap.hpp"
 #include "sched/qmap_upstream.hpp"
 #include "sched/scheduler.hpp"
 
@@ -256,6 +257,7 @@ void write_reports(const RunConfig& cfg, const RunResult& res, const std::string
   const auto j = to_json(cfg, res, repro);
   if (!cfg.json.empty()) write_file_atomic(cfg.json, compact_number_arrays(j.dump(2)) + "\n");
   if (!cfg.junit.empty()) write_file_atomic(cfg.junit, to_junit(res, repro));
+  if (!cfg.ktap.empty()) write_file_atomic(cfg.ktap, ktap_document(ktap_tests_of(j)));
   if (!cfg.markdown.empty()) {
     write_file_atomic(cfg.markdown, to_markdown(res, repro));
     write_file_atomic(html_path_beside(cfg.markdown), report_html(j));  // its charts (report/html.hpp)

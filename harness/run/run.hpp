@@ -20,7 +20,7 @@ struct RunConfig {
   std::string stress;               // raw stress-ng arguments
   std::string workload;             // NAME, a .job path, or "all"
   std::string workloads_dir;        // where NAMEs are looked up
-  std::string json, junit, markdown;  // report paths ("" = none)
+  std::string json, junit, markdown, ktap;  // report paths ("" = none)
   int audit_interval_ms = 100;
   std::uint64_t seed = 0;
   int sigkill_after_s = 0;          // >0: SIGKILL a second aqcheck this long after it attached

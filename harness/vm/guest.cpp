@@ -49,7 +49,7 @@ bool vm_detail::safe_relative(std::string_view name) {
 // workloads is lost ~16% of the time, three times in a row ~0.4%.
 
 GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
-  constexpr std::array<std::string_view, 4> report_options{"--json", "--junit", "--markdown", "--out"};
+  constexpr std::array<std::string_view, 5> report_options{"--json", "--junit", "--markdown", "--ktap", "--out"};
   const auto is_report = [&](std::string_view option) {
     return std::find(report_options.begin(), report_options.end(), option) != report_options.end();
   };
