@@ -12,9 +12,11 @@
 # own BTF (its vmlinux.h): ci/build-kernel.sh --aqcheck.
 #
 # Usage: ci/kernel-regressions.sh [--series S | --tree DIR] [--only ID]...
-#          [--repeat N] [--out DIR] [--no-control] [--accel A] [--report FILE]
+#          [--repeat N] [--out DIR] [--no-control] [--accel A] [--timeout S] [--report FILE]
 #   --only ID      these regressions (an id prefix; repeatable), else all
 #   --repeat N     run each regression's scenario N times (catch rate)
+#   --timeout S    kill a guest that has not finished after S seconds (default
+#                  900): a known-bad kernel may hang the guest outright
 #   --report FILE  one regression (--only): its run report is copied to FILE,
 #                  and the exit code is that run's (the release gate's
 #                  kernel-regressions section)
@@ -40,6 +42,7 @@ while [ $# -gt 0 ]; do
     --report) [ $# -ge 2 ] || die 2 "--report needs a file"; report=$2; shift ;;
     --no-control) control=0 ;;
     --accel) [ $# -ge 2 ] || die 2 "--accel needs a value"; accel=$2; shift ;;
+    --timeout) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || die 2 "--timeout needs seconds"; timeout=$2; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die 2 "unknown argument: $1" ;;
   esac

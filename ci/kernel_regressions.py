@@ -175,6 +175,7 @@ def main(argv=None):
 # Failure classes (the run report's failure_classes, harness/fuzz/shrink.hpp)
 # that only the kernel's own watchdog produces: a catch by them alone is weak.
 WATCHDOG_CLASSES = {"kernel-watchdog-stall"}
+VM_TIMEOUT = 6  # aqcheck vm's exit code for a guest killed at --timeout (harness/common/exit_codes.hpp)
 
 
 def _read(path, default=None):
@@ -210,6 +211,11 @@ def judge_run(run_dir, name, expect):
         row["outcome"] = "weak" if set(row["classes"]) <= WATCHDOG_CLASSES else "caught"
     elif rc == 1:
         row["outcome"] = "other-check"
+    elif rc == VM_TIMEOUT:
+        # The guest hung past --timeout (aqcheck vm dumped its state): the
+        # kernel broke, but no check of the run named it.
+        row["outcome"] = "hang"
+        row["classes"] = ["guest-hung"]
     else:
         row["outcome"] = "error"
     return row
@@ -225,6 +231,10 @@ def summarize(out):
         c = judge_run(out / "control", key, "\0")
         controls.append({"scenario": scenario, "exit": c["exit"], "failures": c["failures"],
                          "verdict": "PASS" if c["exit"] == 0 else "FAIL", "kernel": c["kernel"]})
+    try:
+        header_check = {e["id"]: e["check"] for e in load()}
+    except FormatError:
+        header_check = {}
     rows = []
     for rid, origin, title, scenario, expect, catch in table:
         d = out / rid
@@ -241,14 +251,20 @@ def summarize(out):
             verdict = "caught sometimes"
         elif "other-check" in outcomes:
             verdict = "caught by another check"
+        elif "hang" in outcomes:
+            verdict = "guest hung"
         elif "error" in outcomes:
             verdict = "error"
         else:
             verdict = "SURVIVED"
+        # The check that caught it: the header's, where its reason came; else
+        # the most severe class of what the run did fail with.
         checks = []
         for r in runs:
-            for k in r["classes"][:1]:
-                if k not in checks:
+            for k in ([header_check.get(rid, r["classes"][:1])] if r["outcome"] in ("caught", "weak")
+                      else r["classes"][:1]):
+                k = k if isinstance(k, str) else (k[0] if k else "")
+                if k and k not in checks:
                     checks.append(k)
         rows.append({"id": rid, "origin": origin, "title": title, "scenario": scenario, "expect": expect,
                      "catch_expected": catch,
