@@ -101,7 +101,11 @@ done
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || die 4 "the kernel toolchain lacks ${missing_pkgs[*]}: apt-get install them (or run this as root)"
   log "installing the kernel toolchain from bookworm: ${missing_pkgs[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm --no-install-recommends "${missing_pkgs[@]}" >/dev/null \
+  # The package lists may be missing or stale where ci/setup.sh found every
+  # host package present and so did not update them.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm --no-install-recommends "${missing_pkgs[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm --no-install-recommends \
+           "${missing_pkgs[@]}" >/dev/null; } \
     || die 4 "apt-get install ${missing_pkgs[*]} failed"
 fi
 
