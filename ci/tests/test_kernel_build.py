@@ -18,7 +18,11 @@ BUILDER = ROOT / "ci/build-kernel.sh"
 
 
 def require_toolchain():
-    missing = [t for t in ("gcc", "make", "flex", "bison", "bc", "pahole") if not shutil.which(t)]
+    # The builder installs its own toolchain (gcc, flex, bison, bc, dwarves, ...)
+    # when it runs as root, as CI does; elsewhere it must be there already.
+    missing = []
+    if os.geteuid() != 0:
+        missing = [t for t in ("gcc", "make", "flex", "bison", "bc", "pahole") if not shutil.which(t)]
     if not (CACHE / "kernels" / KERNEL / "version").exists():
         missing.append(f"{CACHE}/kernels/{KERNEL}/version (ci/setup.sh --kernel {KERNEL})")
     if missing:
