@@ -56,6 +56,7 @@ struct Kernel {
   // program's __kconfig externs (the 7.3 selftest dsp_local_on's, for one).
   fs::path config;
   std::string release;
+  bool given_as_path = false;  // --kernel named an image, not a series (rerun commands name it so)
 };
 Kernel resolve_kernel(const VmOptions& o);
 

@@ -74,6 +74,7 @@ Kernel resolve_kernel(const VmOptions& o) {
                     fmt::format("no kernel image for {} at {}: run ci/setup.sh --kernel {}", o.kernel,
                                 k.image.string(), o.kernel));
   } else {
+    k.given_as_path = true;
     k.image = o.kernel;
     version_file = k.image.parent_path() / "version";
     if (!fs::is_regular_file(k.image))

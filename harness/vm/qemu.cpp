@@ -265,7 +265,7 @@ int run_vm_checked(const VmOptions& o, const std::vector<std::string>& run_args)
   // What init reads from /proc/cmdline: the arguments and the directory to run in.
   // A kernel given as a path (ci/build-kernel.sh's) goes into rerun commands
   // as that path, not as the series its release starts with.
-  const auto host_kernel = fs::exists(o.kernel) ? " aqcheck.kernel=" + base64_encode(kernel.image.string()) : "";
+  const auto host_kernel = kernel.given_as_path ? " aqcheck.kernel=" + base64_encode(kernel.image.string()) : "";
   const auto guest_params = fmt::format("aqcheck.args={} aqcheck.cwd={} aqcheck.dump_at={}{}",
                                         encode_run_args(argv_in_guest), base64_encode(fs::current_path().string()),
                                         guest_watchdog_uptime(o.timeout_s), host_kernel);
