@@ -115,7 +115,11 @@ def run_frozen(name, freeze_s, run_args, how="sigstop"):
 
 
 def tail_of(out):
-    return "\n".join(out.splitlines()[-40:])
+    """The end of the output, after every line about a standstill and the
+    host's judgement of it (they may come long before the end)."""
+    lines = out.splitlines()
+    judged = [l for l in lines[:-40] if l.startswith(("aqcheck-guest: watchdog:", "aqcheck: vm:", "aqcheck: warning:"))]
+    return "\n".join(judged + ["[...]"] + lines[-40:])
 
 
 def test_a_frozen_guest_fails_as_a_host_stall_and_is_retried_visibly():
@@ -165,9 +169,11 @@ def test_a_guest_that_stood_still_while_qemu_was_blocked_is_a_boot_lost_to_the_h
                                      ["--stress", "--cpu 4", "--duration", "10", "--seed", "4244"], how="freezer")
     tail = tail_of(out)
     assert rc == PASS, f"aqcheck exit {rc}:\n{tail}"
-    assert re.search(r"aqcheck-guest: watchdog: the whole guest stood still 2\d\.\d s", out), tail
-    assert re.search(r"aqcheck: warning: the guest stood still 2\d s while qemu used 0\.\d\d CPU-s/s: qemu was blocked",
-                     out), tail
+    # 30 s frozen: the watchdog's 1 s poll came back 29 to 31 s late, with the
+    # share of its poll that had run before the freeze and the thaw's latency.
+    assert re.search(r"aqcheck-guest: watchdog: the whole guest stood still (29|3[01])\.\d s", out), tail
+    assert re.search(r"aqcheck: warning: the guest stood still (29|3[01]) s while qemu used 0\.\d\d CPU-s/s: "
+                     r"qemu was blocked", out), tail
     assert "booting again (attempt 2 of 3)" in out, tail
     assert j["verdict"] == "PASS" and j["vm"]["boots"] == 2, j.get("vm")
     (because,) = j["vm"]["lost_because"]

@@ -43,13 +43,20 @@ HostFreezeMeter::~HostFreezeMeter() {
   if (log_) std::fclose(log_);
 }
 
-double HostFreezeMeter::qemu_cpu_share(double window_s) const {
-  double wall = 0, cpu = 0;
-  for (auto it = readings_.rbegin(); it != readings_.rend() && it->t_s > t_s_ - window_s; ++it) {
-    wall += it->wall_s;
-    cpu += it->cpu_s;
+double HostFreezeMeter::qemu_least_cpu_share(double standstill_s) const {
+  const double from = t_s_ - standstill_s - kStandstillReportLagS, stretch = kStandstillCoverage * standstill_s;
+  double least = -1;
+  for (auto first = readings_.rbegin(); first != readings_.rend() && first->t_s > from; ++first) {
+    double wall = 0, cpu = 0;
+    for (auto it = first; it != readings_.rend() && it->t_s > from; ++it) {
+      wall += it->wall_s;
+      cpu += it->cpu_s;
+      if (wall < stretch) continue;
+      if (least < 0 || cpu / wall < least) least = cpu / wall;
+      break;
+    }
   }
-  return wall > 0 ? cpu / wall : -1;
+  return least;
 }
 
 void HostFreezeMeter::add(const FreezeSample& s, double qemu_cpu_s) {

@@ -44,6 +44,10 @@ inline constexpr double kHostFreezeLostS = 20;
 // A guest standstill during which qemu used less CPU than this (CPU-seconds
 // per second) was not the guest's own doing.
 inline constexpr double kQemuBlockedShare = 0.25;
+// How much of a reported standstill qemu_least_cpu_share looks at (the
+// readings at its edges hold busy time), and how late the report may come.
+inline constexpr double kStandstillCoverage = 0.75;
+inline constexpr double kStandstillReportLagS = 20;
 
 // One reading, against the previous one.
 struct FreezeSample {
@@ -74,9 +78,15 @@ class HostFreezeMeter {
   // The freeze under way: consecutive readings the guest mostly did not run.
   double current_s() const { return current_s_; }
   const std::string& current_why() const { return why_; }
-  // qemu's CPU-seconds per second over the readings of the last @window_s
-  // (a runner gap counts as none); -1 without a reading in it.
-  double qemu_cpu_share(double window_s) const;
+  // The least qemu CPU-seconds per second (a runner gap counts as none) of any stretch of consecutive readings at least
+  // kStandstillCoverage * @standstill_s long within the last @standstill_s +
+  // kStandstillReportLagS: where a standstill the guest reported lies.  Its
+  // report comes after the standstill, late by however long the thawed guest
+  // took to run its watchdog (seconds of soft-lockup backtraces on a serial
+  // console), and a busy guest uses 2 CPU-s/s meanwhile: the last
+  // @standstill_s alone would then count busy time in.  -1 without such a
+  // stretch.
+  double qemu_least_cpu_share(double standstill_s) const;
 
  private:
   pid_t qemu_;

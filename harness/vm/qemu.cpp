@@ -142,7 +142,7 @@ QemuRun run_qemu(const std::vector<std::string>& argv, const fs::path& console_l
     }
     for (const double still : standstills) {
       if (still < kHostFreezeLostS) continue;
-      const double share = freeze.qemu_cpu_share(still);
+      const double share = freeze.qemu_least_cpu_share(still);
       if (share >= 0 && share < kQemuBlockedShare)
         run.host_freeze = fmt::format("the guest stood still {:.0f} s while qemu used {:.2f} CPU-s/s: qemu was blocked "
                                       "on the host (its I/O, its own lock, a freezer), neither stopped nor kept "
