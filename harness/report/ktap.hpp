@@ -20,11 +20,13 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace aq {
 
 struct KtapTest {
+  KtapTest(std::string test_name = {}) : name(std::move(test_name)) {}  // NOLINT: {name} reads as a test
   std::string name;
   enum class Result { ok, not_ok, skip } result = Result::ok;
   std::string skip_reason;

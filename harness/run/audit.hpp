@@ -85,6 +85,10 @@ class HostStalls {
   static constexpr std::chrono::milliseconds kGap{1000};
   // Call once per loop iteration.
   void tick(Clock::time_point now);
+  // After the loop's own long work (a detach and attach under --cycles, a
+  // restart: seconds of BPF verification under TCG): the time it took is the
+  // loop at work, not the guest standing still.  Measuring starts again now.
+  void resume(Clock::time_point now) { last_ = now; }
   // "" or "; host stall: ..." for the stalls within [from, to].
   std::string during(Clock::time_point from, Clock::time_point to) const;
   std::chrono::milliseconds longest() const { return longest_; }

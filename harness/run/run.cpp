@@ -571,6 +571,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
           att.reset();
           att = restart_attachment(cfg, r, seen_ops);
           if (!att) break;
+          host.resume(Clock::now());
         } else if (st != "enabled") {
           // An ejection, whose own reason follows: marked like it.
           add_failure(r, fmt::format("sched_ext state changed to '{}' during the run{}", st,
@@ -588,6 +589,7 @@ CaseResult run_case(const RunConfig& cfg, const CaseSpec& spec, const std::strin
         // must be gone (and unmapped) before the next maps it.
         att.reset();
         att = std::make_unique<Attachment>(cfg, r, seen_ops);
+        host.resume(Clock::now());
         next_cycle = Clock::now() + cycle_len;
         cycle++;
       }

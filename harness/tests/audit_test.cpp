@@ -224,4 +224,9 @@ TEST(HostStalls, AGapOfASecondInTheWindowIsNamed) {
       << note;
   // A window that ends before the gap began does not mention it.
   EXPECT_EQ(h.during(t0, t0 + 400ms), "");
+  // The loop's own attach (--cycles) took 4 s: that is no standstill.
+  h.resume(t0 + 3s + 4000ms);
+  h.tick(t0 + 3s + 4005ms);
+  EXPECT_EQ(h.count(), 1u);
+  EXPECT_EQ(h.during(t0 + 3500ms, t0 + 8s), "");
 }
