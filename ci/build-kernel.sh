@@ -26,8 +26,10 @@
 #   config, release, build.log
 #   version     "<release> (<source>, profile <p>, config <hash>[, regression <id>])",
 #               which every aqcheck report quotes as the kernel's version
-#   build.json  schema aqcheck-kernel-build/1: source, tree, release, profile,
-#               config hash, fragments, regressions, build seconds, image size
+#   build.json  schema aqcheck-kernel-build/1: source, tree, build_dir, release,
+#               profile, config hash, fragments, regressions, build seconds, image size
+#   gcno/       (profile coverage) gcov's notes files, by path in the build
+#               directory: ci/kernel_coverage.py reads a run's counters against them
 # <inputs> hashes the source's identity, the fragments and the patches; a
 # Debian source with the same inputs is a cache hit (--force rebuilds), a
 # --tree is always rsynced and made again (make is a no-op when nothing moved).
@@ -94,6 +96,8 @@ done
 # --- the toolchain, from bookworm: installed here, not by ci/setup.sh, which
 # ci/verify.sh runs and which needs none of it (docs/setup.md)
 toolchain=(gcc make flex bison bc libssl-dev libelf-dev dwarves rsync python3)
+# A coverage kernel's counters are read with lcov (ci/kernel_coverage.py).
+[ "$profile" = coverage ] && toolchain+=(lcov)
 missing_pkgs=()
 for p in "${toolchain[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing_pkgs+=("$p")
@@ -318,11 +322,19 @@ version="$release ($source_name, profile $profile, config $config_hash"
 [ ${#regression_ids[@]} -eq 0 ] || version+=", regression $(IFS=+; echo "${regression_ids[*]}")"
 echo "$version)" > "$out.tmp/version"
 image_bytes=$(stat -c %s "$out.tmp/vmlinuz")
+# gcov's notes files (.gcno, written at compile time) go with the image they
+# describe: a later build in the same build directory rewrites them, and the
+# counters (.gcda) of this image only read against these
+# (ci/kernel_coverage.py; Documentation/dev-tools/gcov.rst).
+if [ "$profile" = coverage ]; then
+  (cd "$build" && find . -name '*.gcno' -print0 | rsync -a --from0 --files-from=- ./ "$out.tmp/gcno/") \
+    || die 6 "copying the .gcno files of $build"
+fi
 python3 - "$out.tmp/build.json" <<PY
 import json, sys
 json.dump({
   "schema": "aqcheck-kernel-build/1",
-  "source": "$source_name", "tree": "$src", "release": "$release", "version": "$version)",
+  "source": "$source_name", "tree": "$src", "build_dir": "$build", "release": "$release", "version": "$version)",
   "profile": "$profile", "config_hash": "$config_hash", "inputs_hash": "$inputs",
   "fragments": [l for l in """$(printf '%s\n' "${frag_files[@]}")""".splitlines() if l],
   "patches": [l for l in """$(printf '%s\n' "${patch_files[@]}")""".splitlines() if l],

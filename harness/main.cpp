@@ -59,6 +59,9 @@ void add_selftest_options(CLI::App& app, aq::SelftestOptions& o) {
   app.add_option("--tests", o.tests, "test names, comma-separated");
   app.add_option("--json", o.json, "write the JSON report here");
   app.add_option("--ktap", o.ktap, "write KTAP v1 here, for kernel CI systems");
+  app.add_option("--kernel-coverage", o.kernel_coverage,
+                 "copy the kernel's gcov data of all the tests into DIR/selftests/ (a kernel built with --profile "
+                 "coverage)");
   app.add_option("--test-timeout-s", o.test_timeout_s, "SIGKILL a runner that gives no result within this")
       ->check(CLI::Range(10, 3600));
   app.add_option("--host-command", o.host_command, "(set by `aqcheck vm`)")->group("");
@@ -82,6 +85,9 @@ void add_run_options(CLI::App& run, aq::RunConfig& cfg) {
   run.add_option("--junit", cfg.junit, "write a JUnit XML report here");
   run.add_option("--markdown", cfg.markdown, "write a markdown summary here");
   run.add_option("--ktap", cfg.ktap, "write KTAP v1 here, for kernel CI systems (docs/kernel-ci.md \"KTAP\")");
+  run.add_option("--kernel-coverage", cfg.kernel_coverage,
+                 "copy each case's kernel gcov data into DIR/<case>/ (a kernel built with --profile coverage; "
+                 "docs/kernel-ci.md \"Coverage of ext.c\")");
   run.add_option("--seed", cfg.seed, "stress-ng random seed (default: random, printed)");
   run.add_option("--audit-interval-ms", cfg.audit_interval_ms, "period of the in-kernel list audit")
       ->check(CLI::Range(1, 60000));
@@ -161,6 +167,9 @@ void add_fuzz_options(CLI::App& fuzz, aq::FuzzOptions& o) {
   fuzz.add_option("--seed", o.seed, "session seed; scenario seeds derive from it (default: random, printed)");
   fuzz.add_option("--out", o.out_dir, "directory for specs, reports and summaries (default out/fuzz-<time>)");
   fuzz.add_option("--ktap", o.ktap, "write the summary as KTAP v1 here, for kernel CI systems");
+  fuzz.add_option("--kernel-coverage", o.base.kernel_coverage,
+                  "copy the kernel's gcov data of the whole session into DIR/fuzz/ (a kernel built with --profile "
+                  "coverage)");
   fuzz.add_option("--replay", o.replay, "run exactly the scenario of this spec file (then confirm and shrink a FAIL)");
   fuzz.add_flag("--stop-on-fail", o.stop_on_fail, "end the session at the first FAIL (after shrinking it)");
   fuzz.add_option("--workloads-dir", o.base.workloads_dir, "workload catalogue the stressors are drawn from");

@@ -24,7 +24,7 @@ OUT = pathlib.Path(os.environ.get("AQ_TEST_OUT", ROOT / "out/pytest"))
 
 # Exit codes of aqcheck (harness/common/exit_codes.hpp).
 PASS, FAIL, USAGE, NOT_ROOT, NO_SCHED_EXT, NO_KERNEL, VM_TIMEOUT, BAD_WORKLOAD, LOAD_FAILED, VM_FAILED = range(10)
-INTERNAL, BAD_SPEC, BAD_PLAN = 10, 11, 15
+INTERNAL, BAD_SPEC, BAD_PLAN, NO_KERNEL_COVERAGE = 10, 11, 15, 16
 
 
 def workload_names():

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from conftest import (AQCHECK, BAD_PLAN, BAD_WORKLOAD, CACHE, NO_KERNEL, NO_SCHED_EXT, NOT_ROOT, OUT, USAGE,
-                      VM_FAILED, VM_TIMEOUT, require_kernel)
+from conftest import (AQCHECK, BAD_PLAN, BAD_WORKLOAD, CACHE, NO_KERNEL, NO_KERNEL_COVERAGE, NO_SCHED_EXT, NOT_ROOT,
+                      OUT, ROOT, USAGE, VM_FAILED, VM_TIMEOUT, require_kernel)
 
 
 @pytest.fixture(autouse=True)
@@ -149,6 +149,35 @@ def test_hung_vm_is_killed_at_the_timeout_and_dumps_first(report_path):
     assert "aqcheck-guest: watchdog: aqcheck pid " in log  # the harness's own stacks
     for sysrq in ("sysrq: Show State", "sysrq: Trigger sched_ext debug dump"):
         assert sysrq in log, sysrq
+
+
+def test_kernel_coverage_on_a_kernel_without_gcov(tmp_path, report_path):
+    """Debian's kernel keeps no gcov data: one error line naming the way to a
+    coverage kernel, exit 16, before any case runs, and no report."""
+    require_kernel()
+    rc, out, err = aqcheck("vm", "--timeout", "120", "--", "run", "--duration", "1", "--kernel-coverage",
+                           str(tmp_path / "gcov"), "--json", str(report_path), timeout=240)
+    lines = [l for l in (out + err).splitlines() if l.startswith("aqcheck: error:")]
+    assert rc == NO_KERNEL_COVERAGE, (rc, out[-2000:], err)
+    assert len(lines) == 1 and "--profile coverage" in lines[0], lines
+    assert not report_path.exists()
+
+
+@pytest.mark.parametrize("args, code, needle", [
+    (["x"], 2, "give LABEL=DIR"),
+    (["a/b=/tmp"], 2, "give LABEL=DIR"),
+])
+def test_kernel_coverage_report_bad_arguments(args, code, needle):
+    p = subprocess.run(["/usr/bin/python3", str(ROOT / "ci/kernel_coverage.py"), "--kernel", "/nonexistent", *args],
+                       capture_output=True, text=True)
+    assert p.returncode == code and needle in p.stderr, (p.returncode, p.stderr)
+
+
+def test_kernel_coverage_report_wants_a_coverage_kernel(tmp_path):
+    (tmp_path / "build.json").write_text(json.dumps({"schema": "aqcheck-kernel-build/1", "profile": "default"}))
+    p = subprocess.run(["/usr/bin/python3", str(ROOT / "ci/kernel_coverage.py"), "--kernel", str(tmp_path),
+                        f"all={tmp_path}"], capture_output=True, text=True)
+    assert p.returncode == 12 and "not a coverage kernel (profile default)" in p.stderr, p.stderr
 
 
 def test_garbage_kernel_image(tmp_path):

@@ -19,4 +19,5 @@ inline constexpr int bad_report = 12;     // unreadable or malformed report (rep
 inline constexpr int bad_thresholds = 13; // unreadable or malformed performance thresholds file
 inline constexpr int missing_tool = 14;   // a program the check needs is not installed (run ci/setup.sh)
 inline constexpr int bad_plan = 15;       // unreadable or malformed batch plan (aqcheck batch)
+inline constexpr int no_kernel_coverage = 16;  // --kernel-coverage on a kernel that keeps no gcov data
 }  // namespace aq::exit_code

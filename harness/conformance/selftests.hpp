@@ -16,6 +16,7 @@ struct SelftestOptions {
   std::string tests_file;      // first word of each non-comment line: a test name
   std::string tests;           // or: names, comma-separated
   std::string json;            // report path ("" = none)
+  std::string kernel_coverage;  // copy the kernel's gcov data of all the tests into DIR/selftests/ (run/kernel_coverage.hpp)
   std::string ktap;            // KTAP v1 path ("" = none)
   int test_timeout_s = 300;    // per runner invocation: SIGKILL after this
   std::string host_command, host_exe;  // set by `aqcheck vm` (hidden); unused here

@@ -1,4 +1,5 @@
 #include "fuzz/fuzz.hpp"
+#include "run/kernel_coverage.hpp"
 
 #include <fmt/format.h>
 #include <sys/utsname.h>
@@ -588,9 +589,31 @@ int fuzz_command(FuzzOptions opts) {
                ec ? ec.message() : "not writable");
     return exit_code::usage;
   }
+  const std::string coverage = opts.base.kernel_coverage;
+  if (!coverage.empty()) {
+    if (const auto why = kernel_coverage_unavailable(); !why.empty()) {
+      fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", why);
+      return exit_code::no_kernel_coverage;
+    }
+  }
   install_signal_handlers();
+  try {
+    if (!coverage.empty()) reset_kernel_coverage();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
+    return exit_code::internal;
+  }
   Session session(std::move(opts), budget_s);
-  return session.run();
+  const int code = session.run();
+  if (coverage.empty()) return code;
+  try {
+    const int files = save_kernel_coverage(coverage + "/fuzz");
+    fmt::print("aqcheck: fuzz: kernel coverage: {} gcov file(s) in {}/fuzz\n", files, coverage);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
+    return exit_code::internal;
+  }
+  return code;
 }
 
 }  // namespace aq

@@ -27,6 +27,7 @@
 #include "report/report.hpp"
 #include "sched/qmap_upstream.hpp"
 #include "sched/stats.hpp"
+#include "run/kernel_coverage.hpp"
 #include "run/stress.hpp"
 #include "vm/vm.hpp"
 #include "workload/workload.hpp"
@@ -816,6 +817,12 @@ int run_command(const RunConfig& cfg) {
     return exit_code::bad_workload;
   }
   if (const int code = check_can_attach("run"); code != exit_code::pass) return code;
+  if (!cfg.kernel_coverage.empty()) {
+    if (const auto why = kernel_coverage_unavailable(); !why.empty()) {
+      fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", why);
+      return exit_code::no_kernel_coverage;
+    }
+  }
 
   install_signal_handlers();
 
@@ -838,11 +845,20 @@ int run_command(const RunConfig& cfg) {
       continue;
     }
     try {
+      if (!cfg.kernel_coverage.empty()) reset_kernel_coverage();
       r = cfg.sigkill_after_s ? run_sigkill_case(cfg, spec)
                               : run_case_retrying_host_stalls(cfg, spec, out_dir, res.sched_ext_ops);
+      if (!cfg.kernel_coverage.empty()) {
+        const int files = save_kernel_coverage((std::filesystem::path(cfg.kernel_coverage) / spec.name).string());
+        fmt::print("aqcheck: [{}/{}] {}: kernel coverage: {} gcov file(s) in {}/{}\n", i + 1, cases.size(), spec.name,
+                   files, cfg.kernel_coverage, spec.name);
+      }
     } catch (const LoadError& e) {
       fmt::print(stderr, "aqcheck: error: {}\n", e.what());
       return exit_code::load_failed;
+    } catch (const std::exception& e) {  // the coverage files (a load error is a LoadError, above)
+      fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
+      return exit_code::internal;
     }
     if (cfg.sched.scheduler == kQmapUpstream)  // mainline counts no removals apart
       fmt::print("aqcheck: [{}/{}] {}: {} ({:.1f} s, {} audits, {} dequeues)\n", i + 1, cases.size(), spec.name,

@@ -21,6 +21,7 @@ struct RunConfig {
   std::string workload;             // NAME, a .job path, or "all"
   std::string workloads_dir;        // where NAMEs are looked up
   std::string json, junit, markdown, ktap;  // report paths ("" = none)
+  std::string kernel_coverage;  // --kernel-coverage DIR: each case's gcov data (run/kernel_coverage.hpp)
   int audit_interval_ms = 100;
   std::uint64_t seed = 0;
   int sigkill_after_s = 0;          // >0: SIGKILL a second aqcheck this long after it attached

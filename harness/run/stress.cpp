@@ -59,7 +59,7 @@ void StressChild::kill() {
 
 void StressChild::stop() {
   if (poll()) return;
-  ::kill(pid_, SIGALRM);
+  ::kill(pid_, SIGINT);
   for (int i = 0; i < 1000 && !poll(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   kill();
 }

@@ -22,8 +22,14 @@ class StressChild {
   pid_t pid() const { return pid_; }  // also its process group
   bool poll();               // true once exited
   void kill();               // SIGTERM, then SIGKILL after 2 s
-  // Ends the run early the way its own --timeout would (SIGALRM), so its
-  // end-of-run checks see a normal finish; kill() if it is not gone in 10 s.
+  // Ends the run early as Ctrl-C does (SIGINT to stress-ng's main process,
+  // which stops every stressor and lets each write its bogo-op counter and
+  // checksum), so its end-of-run metrics check sees a normal finish; kill()
+  // if it is not gone in 10 s.  Not SIGALRM: stress-ng's main process
+  // ignores it (each stressor times itself), so the kill() came, stressors
+  // died mid-write, and stress-ng failed its own metrics check ("pipe
+  // instance 0 corrupted bogo-ops counter"): sleep-wake under --cycles
+  // FAILed on a good kernel.
   void stop();
   int exit_code() const { return code_; }  // 0.. or 128+signal; -1 while running
   std::string describe_exit() const;

@@ -234,6 +234,15 @@ TEST(RunArgs, FuzzOutDirectoryComesBackAndReplaySpecGoesIn) {
   EXPECT_EQ(cmd.inputs, std::vector<std::string>{"f/s001.spec.json"});
 }
 
+// The kernel's gcov counters come back like an output directory.
+TEST(RunArgs, KernelCoverageDirectoryComesBack) {
+  const auto cmd = aq::rewrite_run_args({"--workload", "all", "--kernel-coverage", "out/cov"});
+  EXPECT_EQ(cmd.args, (std::vector<std::string>{"--workload", "all", "--kernel-coverage", "/out/cov"}));
+  ASSERT_EQ(cmd.reports.size(), 1U);
+  EXPECT_TRUE(cmd.reports[0].directory);
+  EXPECT_EQ(cmd.reports[0].host_path, "out/cov");
+}
+
 TEST(RunArgs, GuestArgvCarriesTheHostCommand) {
   const std::vector<std::string> run{"--workload", "cpu-baseline", "--json", "out/verify.json"};
   const auto argv = aq::guest_argv("run", run, aq::rewrite_run_args(run), "/home/me/aq", "/home/me/aq/aqcheck");

@@ -49,7 +49,8 @@ bool vm_detail::safe_relative(std::string_view name) {
 // workloads is lost ~16% of the time, three times in a row ~0.4%.
 
 GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
-  constexpr std::array<std::string_view, 5> report_options{"--json", "--junit", "--markdown", "--ktap", "--out"};
+  constexpr std::array<std::string_view, 6> report_options{"--json",      "--junit", "--markdown",
+                                                          "--ktap",      "--out",   "--kernel-coverage"};
   const auto is_report = [&](std::string_view option) {
     return std::find(report_options.begin(), report_options.end(), option) != report_options.end();
   };
@@ -59,7 +60,7 @@ GuestCommand rewrite_run_args(const std::vector<std::string>& run_args) {
     const auto base = fs::path(host_path).filename().string();
     auto name = base.empty() ? option.substr(2) : base;
     for (int n = 2; !used.insert(name).second; ++n) name = fmt::format("{}-{}", n, base);
-    cmd.reports.push_back({option, host_path, "/out/" + name, option == "--out"});
+    cmd.reports.push_back({option, host_path, "/out/" + name, option == "--out" || option == "--kernel-coverage"});
     return cmd.reports.back().guest_path;
   };
 
