@@ -241,6 +241,9 @@ TEST(RunArgs, KernelCoverageDirectoryComesBack) {
   ASSERT_EQ(cmd.reports.size(), 1U);
   EXPECT_TRUE(cmd.reports[0].directory);
   EXPECT_EQ(cmd.reports[0].host_path, "out/cov");
+  // --host-out is fuzz's (its --out), not run's.
+  const auto argv = aq::guest_argv("run", {"--kernel-coverage", "out/cov"}, cmd, "/h", "");
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--host-out"), 0) << aq::shell_join(argv);
 }
 
 TEST(RunArgs, GuestArgvCarriesTheHostCommand) {

@@ -110,7 +110,8 @@ std::vector<std::string> guest_argv(const std::string& subcommand, const std::ve
   if (!run_args.empty()) hidden.back() += " " + shell_join(run_args);
   if (!host_exe.empty()) hidden.insert(hidden.end(), {"--host-exe", host_exe});
   for (const auto& r : cmd.reports)
-    if (r.directory) hidden.insert(hidden.end(), {"--host-out", (fs::path(host_cwd) / r.host_path).lexically_normal().string()});
+    if (r.option == "--out")  // fuzz names its files by where the host will find them
+      hidden.insert(hidden.end(), {"--host-out", (fs::path(host_cwd) / r.host_path).lexically_normal().string()});
   std::vector<std::string> argv{subcommand};
   const auto dashes = std::find(cmd.args.begin(), cmd.args.end(), "--");
   argv.insert(argv.end(), cmd.args.begin(), dashes);
