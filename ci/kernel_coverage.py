@@ -18,12 +18,12 @@ aqcheck-kernel-coverage/1), coverage.md, each row's lcov tracefile
 
 gcov.rst's "gcov is run on the BUILD machine": each .gcda goes next to its
 .gcno under a work directory, and lcov (with gcov) reads them; lcov, not this
-script, decides what a line or a function is.  This script only files the
-results (lcov's own tracefile records: SF, LF/LH, FNF/FNH, FN/FNDA).
+script, decides what a line or a function is.  This script only counts
+lcov's tracefile records (DA, FN, FNDA) as lcov counts its LF/LH and FNF/FNH.
 
-Exit codes: 0 written; 2 bad arguments; 12 no counters, or not a coverage
-kernel; 14 lcov or genhtml missing (ci/build-kernel.sh --profile coverage
-installs lcov).
+Exit codes: 0 written; 2 bad arguments; 10 lcov or genhtml failed; 12 no
+counters, or not a coverage kernel; 14 lcov or genhtml missing
+(ci/build-kernel.sh --profile coverage installs lcov).
 """
 import argparse
 import collections
@@ -42,20 +42,24 @@ def die(code, msg):
     sys.exit(code)
 
 
-def case_dirs(gcda):
-    """(case, directory) of every case under GCDA, or GCDA itself as one."""
+def tool(args):
+    """Runs lcov or genhtml; their chatter (lcov 1.16's geninfo redefines
+    subroutines, loudly) is shown only when they fail."""
+    p = subprocess.run(args, capture_output=True, text=True)
+    if p.returncode:
+        die(10, f"{args[0]} exited {p.returncode}: {(p.stderr or p.stdout).strip()[-2000:]}")
+
+
+def case_dirs(gcda, build):
+    """(case, directory) of every case under GCDA, or GCDA itself as one: a
+    case's directory holds the gcov tree, the build directory's path below it."""
     gcda = pathlib.Path(gcda)
     if not gcda.is_dir():
         die(2, f"{gcda}: not a directory")
-    if any(p.suffix == ".gcda" for p in gcda.iterdir() if p.is_file()) or not any(
-            p.is_dir() and any(p.rglob("*.gcda")) for p in gcda.iterdir()):
+    inner = build.strip("/")
+    if (gcda / inner).is_dir():
         return [(gcda.name, gcda)]
-    cases = []
-    for d in sorted(p for p in gcda.iterdir() if p.is_dir()):
-        # a case directory holds the gcov tree: var/cache/.../kernel/sched/*.gcda
-        if any(d.rglob("*.gcda")):
-            cases.append((d.name, d))
-    return cases
+    return [(d.name, d) for d in sorted(gcda.iterdir()) if (d / inner).is_dir()]
 
 
 def capture(case_dir, build, kernel, work, info):
@@ -78,48 +82,54 @@ def capture(case_dir, build, kernel, work, info):
         n += 1
     if not n:
         die(12, f"{case_dir}: no gcov counters of {build}")
-    subprocess.run(["lcov", "--quiet", "--capture", "--directory", str(work), "--base-directory", build,
-                    "--gcov-tool", "gcov", "--rc", "lcov_branch_coverage=0", "--output-file", str(info)],
-                   check=True)
+    tool(["lcov", "--quiet", "--capture", "--directory", str(work), "--base-directory", build,
+          "--gcov-tool", "gcov", "--rc", "lcov_branch_coverage=0", "--output-file", str(info)])
 
 
 def add(infos, out):
     args = ["lcov", "--quiet", "--rc", "lcov_branch_coverage=0", "--output-file", str(out)]
     for i in infos:
         args += ["--add-tracefile", str(i)]
-    subprocess.run(args, check=True)
+    tool(args)
 
 
 def read_tracefile(info, tree):
-    """{core file: {"lines": (found, hit), "functions": (found, hit), "unreached": [(name, start, lines)]}}."""
-    files, sf, fns, hits = {}, None, {}, {}
+    """{core file: {"lines": [found, hit], "functions": [found, hit], "unreached": [(name, start, lines)]}},
+    counted from the tracefile's own records (DA, FN, FNDA), as lcov counts LF/LH and FNF/FNH: a raw capture
+    carries no summary lines, and a line or function may have several records."""
+    files, sf = {}, None
+    das, fns, hits = {}, {}, {}
+
+    def close():
+        starts = sorted(fns.values())
+        unreached = []
+        for name, start in fns.items():
+            if not hits.get(name, 0):
+                later = [x for x in starts if x > start]
+                unreached.append((name, start, (later[0] - start) if later else 0))
+        files[sf] = {"lines": [len(das), sum(1 for c in das.values() if c)],
+                     "functions": [len(fns), sum(1 for n in fns if hits.get(n, 0))],
+                     "unreached": sorted(unreached, key=lambda u: -u[2])}
+
     for line in pathlib.Path(info).read_text().splitlines():
         key, _, value = line.partition(":")
         if key == "SF":
             sf = os.path.relpath(os.path.realpath(value), os.path.realpath(tree))
-            fns, hits = {}, {}
-            if sf in CORE:
-                files[sf] = {"lines": [0, 0], "functions": [0, 0]}
+            das, fns, hits = {}, {}, {}
         elif sf not in CORE:
             continue
+        elif key == "DA":
+            number, count = value.split(",")[:2]
+            das[int(number)] = das.get(int(number), 0) + int(count)
         elif key == "FN":
             start, name = value.split(",", 1)
             fns[name] = int(start)
         elif key == "FNDA":
             count, name = value.split(",", 1)
             hits[name] = hits.get(name, 0) + int(count)
-        elif key in ("LF", "LH", "FNF", "FNH"):
-            which = "lines" if key[0] == "L" else "functions"
-            files[sf][which][0 if key.endswith("F") else 1] = int(value)
         elif key == "end_of_record":
-            starts = sorted(fns.values())
-            unreached = []
-            for name, start in fns.items():
-                if hits.get(name, 0):
-                    continue
-                later = [s for s in starts if s > start]
-                unreached.append((name, start, (later[0] - start) if later else 0))
-            files[sf]["unreached"] = sorted(unreached, key=lambda u: -u[2])
+            close()
+            sf = None
     return files
 
 
@@ -145,9 +155,9 @@ def main():
     if build_json.get("profile") != "coverage" or not (kernel / "gcno").is_dir():
         die(12, f"{kernel}: not a coverage kernel (profile {build_json.get('profile')}): "
                 "ci/build-kernel.sh --profile coverage")
-    for tool in ("lcov", "genhtml", "gcov"):
-        if not shutil.which(tool):
-            die(14, f"{tool} is not installed (ci/build-kernel.sh --profile coverage installs lcov; "
+    for program in ("lcov", "genhtml", "gcov"):
+        if not shutil.which(program):
+            die(14, f"{program} is not installed (ci/build-kernel.sh --profile coverage installs lcov; "
                     "or apt-get install lcov)")
     build, tree = build_json["build_dir"], build_json["tree"]
     out = pathlib.Path(a.out)
@@ -156,7 +166,7 @@ def main():
     rows = collections.OrderedDict()  # row -> [tracefiles]
     for s in a.sets:
         label, _, gcda = s.partition("=")
-        for case, d in case_dirs(gcda):
+        for case, d in case_dirs(gcda, build):
             info = out / f"{label}.{case}.info"
             capture(d, build, kernel, out / "work" / label / case, info)
             rows.setdefault(label, []).append(info)
@@ -172,9 +182,9 @@ def main():
         if info != infos[0]:
             add(infos, info)
         table[row] = {"tracefile": str(info), "files": read_tracefile(info, tree)}
-    subprocess.run(["genhtml", "--quiet", "--rc", "lcov_branch_coverage=0", "--prefix", tree,
+    tool(["genhtml", "--quiet", "--rc", "lcov_branch_coverage=0", "--prefix", tree,
                     "--title", f"sched_ext core: {build_json.get('version', '')}", "--output-directory",
-                    str(out / "html"), str(table["all"]["tracefile"])], check=True)
+          str(out / "html"), str(table["all"]["tracefile"])])
 
     report = {"schema": "aqcheck-kernel-coverage/1", "kernel": build_json.get("version"), "tree": tree,
               "html": str(out / "html" / "index.html"),

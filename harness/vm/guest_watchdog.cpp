@@ -5,6 +5,7 @@
 #include "common/proc_files.hpp"
 #include "vm/vm.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <unistd.h>
@@ -28,6 +29,22 @@ namespace fs = std::filesystem;
 void say(const std::string& line) {
   fmt::print("aqcheck-guest: watchdog: {}\n", line);
   std::fflush(stdout);
+}
+
+// A line the host parses (vm.hpp: guest_stood_still, guest_watchdog_ended),
+// as a kernel log record: the console prints a record whole, while a
+// process's write to the console is cut wherever the kernel's own messages
+// land.  Right after a standstill the kernel is printing soft-lockup reports,
+// and "aqcheck-guest: w[   43.539198] Hardware name: ..." is what the host got
+// (a flake hunt of test_host_stall.py, 2026-12-08): no standstill line, no lost
+// boot.  Falls back to stdout without /dev/kmsg.
+void announce(const std::string& line) {
+  static const int kmsg = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  const auto record = fmt::format("<4>{}\n", line);  // KERN_WARNING: above any quiet loglevel the console keeps
+  if (kmsg < 0 || ::write(kmsg, record.data(), record.size()) != static_cast<ssize_t>(record.size())) {
+    fmt::print("{}\n", line);
+    std::fflush(stdout);
+  }
 }
 
 // The kernel stack of every thread of every other aqcheck process: where the
@@ -79,9 +96,7 @@ int guest_watchdog(int dump_at_uptime_s) {
     poll(&p, klog.fd() >= 0 ? 1 : 0, 1000);
     // Said before any hang report it caused: the host judges the standstill.
     if (const double late = uptime_s() - polled_at - 1; late >= kGuestStoodStillS)
-      say(fmt::format("{}{:.1f} s (its 1 s poll came back that late)",
-                      std::string_view(guest_stood_still).substr(std::string_view("aqcheck-guest: watchdog: ").size()),
-                      late));
+      announce(fmt::format("{}{:.1f} s (its 1 s poll came back that late)", guest_stood_still, late));
     polled_at = uptime_s();
     if (!end_at) {
       for (const auto& line : klog.read_new()) {
@@ -94,9 +109,8 @@ int guest_watchdog(int dump_at_uptime_s) {
     const double now = uptime_s();
     if (end_at && now >= *end_at) {
       say(fmt::format("the run did not end within {} s of the kernel's hang report", kHangGraceS));
-      fmt::print("{}the kernel reported a hang (hung task or RCU stall) and the run did not end within {} s\n",
-                 guest_watchdog_ended, kHangGraceS);
-      std::fflush(stdout);
+      announce(fmt::format("{}the kernel reported a hang (hung task or RCU stall) and the run did not end within {} s",
+                           guest_watchdog_ended, kHangGraceS));
       return guest_exit(exit_code::vm_timeout);
     }
     if (!end_at && now >= dump_at_uptime_s) {
