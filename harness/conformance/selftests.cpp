@@ -129,18 +129,8 @@ int selftests_command(const SelftestOptions& o) {
     return exit_code::usage;
   }
   if (const int code = check_can_attach("selftests"); code != exit_code::pass) return code;
-  if (!o.kernel_coverage.empty()) {
-    if (const auto why = kernel_coverage_unavailable(); !why.empty()) {
-      fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", why);
-      return exit_code::no_kernel_coverage;
-    }
-    try {
-      reset_kernel_coverage();
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
-      return exit_code::internal;
-    }
-  }
+  if (!o.kernel_coverage.empty())
+    if (const int code = begin_kernel_coverage(); code != exit_code::pass) return code;
 
   const std::string kernel = kernel_release();
   fmt::print("aqcheck: selftests: kernel {}, {} contract test(s), runner {}\n", kernel, names.size(), o.runner);
@@ -192,15 +182,9 @@ int selftests_command(const SelftestOptions& o) {
                                      name));
   }
   std::fflush(stdout);
-  if (!o.kernel_coverage.empty()) {
-    try {
-      const int files = save_kernel_coverage(o.kernel_coverage + "/selftests");
-      fmt::print("aqcheck: selftests: kernel coverage: {} gcov file(s) in {}/selftests\n", files, o.kernel_coverage);
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
-      return exit_code::internal;
-    }
-  }
+  if (!o.kernel_coverage.empty())
+    if (const int code = end_kernel_coverage(o.kernel_coverage, "selftests", "selftests"); code != exit_code::pass)
+      return code;
   if (!o.json.empty()) {
     nlohmann::json tests = nlohmann::json::array();
     for (const auto& name : names)

@@ -590,29 +590,13 @@ int fuzz_command(FuzzOptions opts) {
     return exit_code::usage;
   }
   const std::string coverage = opts.base.kernel_coverage;
-  if (!coverage.empty()) {
-    if (const auto why = kernel_coverage_unavailable(); !why.empty()) {
-      fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", why);
-      return exit_code::no_kernel_coverage;
-    }
-  }
+  if (!coverage.empty())
+    if (const int code = begin_kernel_coverage(); code != exit_code::pass) return code;
   install_signal_handlers();
-  try {
-    if (!coverage.empty()) reset_kernel_coverage();
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
-    return exit_code::internal;
-  }
   Session session(std::move(opts), budget_s);
   const int code = session.run();
-  if (coverage.empty()) return code;
-  try {
-    const int files = save_kernel_coverage(coverage + "/fuzz");
-    fmt::print("aqcheck: fuzz: kernel coverage: {} gcov file(s) in {}/fuzz\n", files, coverage);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
-    return exit_code::internal;
-  }
+  if (!coverage.empty())
+    if (const int saved = end_kernel_coverage(coverage, "fuzz", "fuzz"); saved != exit_code::pass) return saved;
   return code;
 }
 

@@ -1,5 +1,7 @@
 #include "run/kernel_coverage.hpp"
 
+#include "common/exit_codes.hpp"
+
 #include <sys/mount.h>
 
 #include <fmt/format.h>
@@ -51,6 +53,31 @@ int save_kernel_coverage(const std::string& dir) {
     n++;
   }
   return n;
+}
+
+int begin_kernel_coverage() {
+  if (const auto why = kernel_coverage_unavailable(); !why.empty()) {
+    fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", why);
+    return exit_code::no_kernel_coverage;
+  }
+  try {
+    reset_kernel_coverage();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
+    return exit_code::internal;
+  }
+  return exit_code::pass;
+}
+
+int end_kernel_coverage(const std::string& dir, const std::string& name, const std::string& who) {
+  try {
+    const int files = save_kernel_coverage((fs::path(dir) / name).string());
+    fmt::print("aqcheck: {}: kernel coverage: {} gcov file(s) in {}/{}\n", who, files, dir, name);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
+    return exit_code::internal;
+  }
+  return exit_code::pass;
 }
 
 }  // namespace aq

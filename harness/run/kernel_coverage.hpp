@@ -28,4 +28,12 @@ void reset_kernel_coverage();
 // kGcovDir.  Returns how many; throws on failure.
 int save_kernel_coverage(const std::string& dir);
 
+// What run, fuzz and selftests call, each printing its own one error line.
+// Before a case: the kernel keeps gcov data (else exit_code::no_kernel_coverage)
+// and its counters are zeroed.  After it: save_kernel_coverage(@dir/@name),
+// said as "aqcheck: <who>: kernel coverage: ...".  Return an exit code,
+// exit_code::pass when all went well.
+int begin_kernel_coverage();
+int end_kernel_coverage(const std::string& dir, const std::string& name, const std::string& who);
+
 }  // namespace aq

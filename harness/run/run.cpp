@@ -817,12 +817,8 @@ int run_command(const RunConfig& cfg) {
     return exit_code::bad_workload;
   }
   if (const int code = check_can_attach("run"); code != exit_code::pass) return code;
-  if (!cfg.kernel_coverage.empty()) {
-    if (const auto why = kernel_coverage_unavailable(); !why.empty()) {
-      fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", why);
-      return exit_code::no_kernel_coverage;
-    }
-  }
+  if (!cfg.kernel_coverage.empty())
+    if (const int code = begin_kernel_coverage(); code != exit_code::pass) return code;
 
   install_signal_handlers();
 
@@ -844,22 +840,21 @@ int run_command(const RunConfig& cfg) {
       res.cases.push_back(std::move(r));
       continue;
     }
+    // The first case's counters were zeroed with the check above.
+    if (!cfg.kernel_coverage.empty() && i > 0)
+      if (const int code = begin_kernel_coverage(); code != exit_code::pass) return code;
     try {
-      if (!cfg.kernel_coverage.empty()) reset_kernel_coverage();
       r = cfg.sigkill_after_s ? run_sigkill_case(cfg, spec)
                               : run_case_retrying_host_stalls(cfg, spec, out_dir, res.sched_ext_ops);
-      if (!cfg.kernel_coverage.empty()) {
-        const int files = save_kernel_coverage((std::filesystem::path(cfg.kernel_coverage) / spec.name).string());
-        fmt::print("aqcheck: [{}/{}] {}: kernel coverage: {} gcov file(s) in {}/{}\n", i + 1, cases.size(), spec.name,
-                   files, cfg.kernel_coverage, spec.name);
-      }
     } catch (const LoadError& e) {
       fmt::print(stderr, "aqcheck: error: {}\n", e.what());
       return exit_code::load_failed;
-    } catch (const std::exception& e) {  // the coverage files (a load error is a LoadError, above)
-      fmt::print(stderr, "aqcheck: error: --kernel-coverage: {}\n", e.what());
-      return exit_code::internal;
     }
+    if (!cfg.kernel_coverage.empty())
+      if (const int code = end_kernel_coverage(cfg.kernel_coverage, spec.name,
+                                               fmt::format("[{}/{}] {}", i + 1, cases.size(), spec.name));
+          code != exit_code::pass)
+        return code;
     if (cfg.sched.scheduler == kQmapUpstream)  // mainline counts no removals apart
       fmt::print("aqcheck: [{}/{}] {}: {} ({:.1f} s, {} audits, {} dequeues)\n", i + 1, cases.size(), spec.name,
                  case_verdict_text(r), r.wall_s, r.audits, r.counters["nr_dequeued"]);
